@@ -1,0 +1,232 @@
+#include "machine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "../../vmm/console.h"
+#include "../../vmm/exit_status.h"
+#include "../../vmm/log.h"
+#include "tables.h"
+
+#define MIN_MEM_BYTES (16ull << 20)
+
+int arch_choose_machine(const struct vm_config *cfg, const uint8_t *kernel, size_t kernel_size,
+			struct machine_choice *choice)
+{
+	enum x86_kernel_format format = x86_detect_format(kernel, kernel_size);
+	const struct x86_profile *profile;
+
+	if (cfg->profile_name) {
+		profile = x86_profile_find(cfg->profile_name);
+		if (!profile) {
+			char names[256] = "";
+			for (unsigned int i = 0; x86_profile_at(i); i++) {
+				strncat(names, i ? ", " : "", sizeof(names) - strlen(names) - 1);
+				strncat(names, x86_profile_at(i)->name, sizeof(names) - strlen(names) - 1);
+			}
+			fprintf(stderr, "n90vmm: --profile: unknown profile '%s' (known: %s)\n", cfg->profile_name, names);
+			return EXIT_USAGE;
+		}
+	} else {
+		profile = x86_profile_default(format == X86_FORMAT_MULTIBOOT);
+	}
+	choice->profile = profile;
+	choice->ncpus = cfg->cpus ? cfg->cpus : profile->default_cpus;
+	choice->mem_bytes = cfg->mem_bytes ? cfg->mem_bytes : profile->default_mem_mib << 20;
+	choice->mmio_hole_start = profile->mmio_hole_start;
+
+	if (choice->ncpus > X86_MAX_CPUS) {
+		fprintf(stderr, "n90vmm: --cpus: %u vCPUs requested; at most %d are supported\n", choice->ncpus,
+			X86_MAX_CPUS);
+		return EXIT_USAGE;
+	}
+	if (choice->mem_bytes < MIN_MEM_BYTES) {
+		fprintf(stderr, "n90vmm: --mem: %llu KiB is too little; give the guest at least 16M\n",
+			(unsigned long long)(choice->mem_bytes >> 10));
+		return EXIT_USAGE;
+	}
+	long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+	uint64_t host_bytes = pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size : 0;
+	if (host_bytes && choice->mem_bytes > host_bytes) {
+		fprintf(stderr, "n90vmm: --mem: %llu MiB is more than this host's %llu MiB of RAM\n",
+			(unsigned long long)(choice->mem_bytes >> 20), (unsigned long long)(host_bytes >> 20));
+		return EXIT_USAGE;
+	}
+	log_debug("profile %s (%s), kernel format %s, %u vCPUs, %llu MiB", profile->name, profile->summary,
+		  x86_format_name(format), choice->ncpus, (unsigned long long)(choice->mem_bytes >> 20));
+	return 0;
+}
+
+/* ISA interrupts as a PC wires them: GSI n on 8259 pin n (GSI < 16, not the cascade) and
+ * on IOAPIC pin n, except the PIT's GSI 0, which reaches IOAPIC pin 2 (the MADT and MP table
+ * say so). KVM's default routing puts GSI 0 on pin 0, hence this table. */
+static int set_irq_routing(struct vm *vm)
+{
+	struct {
+		struct kvm_irq_routing hdr;
+		struct kvm_irq_routing_entry entries[48];
+	} r;
+	unsigned int n = 0;
+	memset(&r, 0, sizeof(r));
+	for (unsigned int gsi = 0; gsi < 24; gsi++) {
+		if (gsi < 16 && gsi != 2) {
+			r.entries[n].gsi = gsi;
+			r.entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+			r.entries[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+			r.entries[n].u.irqchip.pin = gsi % 8;
+			n++;
+		}
+		if (gsi == 2)
+			continue;
+		r.entries[n].gsi = gsi;
+		r.entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		r.entries[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		r.entries[n].u.irqchip.pin = gsi == 0 ? X86_PIT_IOAPIC_PIN : gsi;
+		n++;
+	}
+	r.hdr.nr = n;
+	return ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &r) < 0 ? -errno : 0;
+}
+
+int arch_vm_init(struct vm *vm, const struct machine_choice *choice)
+{
+	struct arch_vm *a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	vm->arch = a;
+	a->profile = choice->profile;
+
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, X86_TSS_ADDR) < 0) {
+		log_err("KVM_SET_TSS_ADDR failed: %s", strerror(errno));
+		return -errno;
+	}
+	uint64_t identity = X86_IDENTITY_MAP_ADDR;
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0 &&
+	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0) {
+		log_err("KVM_SET_IDENTITY_MAP_ADDR failed: %s", strerror(errno));
+		return -errno;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		log_err("KVM_CREATE_IRQCHIP failed: %s", strerror(errno));
+		return -errno;
+	}
+	struct kvm_pit_config pit = { .flags = 0 };
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		log_err("KVM_CREATE_PIT2 failed: %s", strerror(errno));
+		return -errno;
+	}
+	int ret = set_irq_routing(vm);
+	if (ret) {
+		log_err("KVM_SET_GSI_ROUTING failed: %s", strerror(-ret));
+		return ret;
+	}
+	a->supported_cpuid = cpuid_get_supported(vm->kvm_fd);
+	if (!a->supported_cpuid) {
+		log_err("KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int arch_load_kernel(struct vm *vm, const uint8_t *kernel, size_t kernel_size, const uint8_t *initrd,
+		     size_t initrd_size)
+{
+	struct arch_vm *a = vm->arch;
+	struct x86_boot_input in = {
+		.kernel = kernel,
+		.kernel_size = kernel_size,
+		.initrd = initrd,
+		.initrd_size = initrd_size,
+		.cmdline = vm->cfg->cmdline,
+		.ncpus = vm->ncpus,
+	};
+	char err[X86_LOAD_ERR_LEN];
+	int ret = x86_load_kernel(&vm->mem, a->profile, &in, &a->plan, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "n90vmm: kernel '%s': %s\n", vm->cfg->kernel_path, err);
+		/* An over-long command line is fixed with a flag; everything else is the image. */
+		return ret == -E2BIG ? EXIT_USAGE : EXIT_BAD_IMAGE;
+	}
+	log_debug("%s boot: entry 0x%llx (%s), image [0x%llx, 0x%llx), initrd %llu bytes at 0x%llx, RSDP 0x%llx",
+		  a->plan.protocol, (unsigned long long)a->plan.rip,
+		  a->plan.mode == X86_ENTRY_LONG64 ? "64-bit" : "32-bit", (unsigned long long)a->plan.kernel_start,
+		  (unsigned long long)a->plan.kernel_end, (unsigned long long)a->plan.initrd_size,
+		  (unsigned long long)a->plan.initrd_start, (unsigned long long)a->plan.rsdp);
+	return 0;
+}
+
+static void irq_line_kvm(void *opaque, unsigned int gsi, int level)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		log_debug("KVM_IRQ_LINE %u=%d failed: %s", gsi, level, strerror(errno));
+}
+
+int arch_create_devices(struct vm *vm, struct console *console)
+{
+	struct arch_vm *a = vm->arch;
+	const struct x86_profile *p = a->profile;
+	static const char *const uart_names[4] = { "COM1", "COM2", "COM3", "COM4" };
+	int ret = 0;
+
+	for (unsigned int i = 0; i < 4; i++) {
+		struct irq_line irq = { irq_line_kvm, vm, p->uarts[i].irq };
+		struct serial_sink sink = { 0 };
+		if (i == 0)
+			sink = (struct serial_sink){ console_put_byte, console_rx_ready, console };
+		serial_init(&a->uarts[i], uart_names[i], irq, sink);
+		ret |= bus_register(&vm->pio, p->uarts[i].port, SERIAL_REG_COUNT, &serial_bus_ops, &a->uarts[i],
+				    uart_names[i]);
+	}
+	rtc_init(&a->rtc, guest_mem_low_end(&vm->mem), vm->mem.total - guest_mem_low_end(&vm->mem));
+	ret |= bus_register(&vm->pio, 0x70, 2, &rtc_bus_ops, &a->rtc, "cmos-rtc");
+	i8042_init(&a->kbc, vm->stopper);
+	ret |= bus_register(&vm->pio, 0x60, 1, &i8042_data_ops, &a->kbc, "i8042-data");
+	ret |= bus_register(&vm->pio, 0x64, 1, &i8042_command_ops, &a->kbc, "i8042-command");
+	acpi_pm_init(&a->pm, vm->stopper);
+	ret |= bus_register(&vm->pio, p->pm1_base, ACPI_PM_BLOCK_LEN, &acpi_pm_bus_ops, &a->pm, "acpi-pm1");
+	ret |= bus_register(&vm->pio, 0x80, 1, &post_code_bus_ops, &a->post, "post-code");
+	a->reset.stop = vm->stopper;
+	ret |= bus_register(&vm->pio, 0xcf9, 1, &reset_control_bus_ops, &a->reset, "reset-control");
+	if (ret) {
+		log_err("device address ranges overlap in profile %s", p->name);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+size_t arch_console_input(struct vm *vm, const uint8_t *buf, size_t len)
+{
+	return serial_receive(&vm->arch->uarts[0], buf, len);
+}
+
+void arch_print_stats(const struct vm *vm)
+{
+	const struct arch_vm *a = vm->arch;
+	for (unsigned int i = 0; i < 4; i++) {
+		const struct serial_stats *s = &a->uarts[i].stats;
+		if (s->tx_bytes || s->rx_bytes)
+			fprintf(stderr, "stats: %s tx=%llu rx=%llu overruns=%llu irqs=%llu\n", a->uarts[i].name,
+				(unsigned long long)s->tx_bytes, (unsigned long long)s->rx_bytes,
+				(unsigned long long)s->rx_overruns, (unsigned long long)s->irqs);
+	}
+	fprintf(stderr, "stats: post-code writes=%llu last=0x%02x\n", (unsigned long long)a->post.writes, a->post.last);
+}
+
+void arch_vm_destroy(struct vm *vm)
+{
+	struct arch_vm *a = vm->arch;
+	if (!a)
+		return;
+	for (unsigned int i = 0; i < 4; i++)
+		if (a->uarts[i].name)
+			serial_destroy(&a->uarts[i]);
+	free(a->supported_cpuid);
+	free(a);
+	vm->arch = NULL;
+}

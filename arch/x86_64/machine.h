@@ -1,0 +1,35 @@
+/* The x86_64 machine: profile, boot plan, CPUID template and the legacy PC devices. */
+#ifndef N90_X86_MACHINE_H
+#define N90_X86_MACHINE_H
+
+#include "../../devices/acpi_pm.h"
+#include "../../devices/i8042.h"
+#include "../../devices/post_code.h"
+#include "../../devices/reset_control.h"
+#include "../../devices/rtc.h"
+#include "../../devices/serial.h"
+#include "../arch.h"
+#include "boot.h"
+#include "cpuid.h"
+#include "profile.h"
+
+/* KVM needs three pages for the real-mode TSS and one for the EPT identity map, below 4 GiB
+ * and outside RAM; this sits just under the BIOS ROM area every profile keeps free. */
+#define X86_TSS_ADDR 0xfffbd000u
+#define X86_IDENTITY_MAP_ADDR 0xfffbc000u
+
+struct arch_vm {
+	const struct x86_profile *profile;
+	struct x86_boot_plan plan;
+	struct kvm_cpuid2 *supported_cpuid;
+	uint32_t refused_msrs; /* bit per boot MSR already reported as refused */
+
+	struct serial16550 uarts[4];
+	struct cmos_rtc rtc;
+	struct i8042 kbc;
+	struct acpi_pm pm;
+	struct post_code post;
+	struct reset_control reset;
+};
+
+#endif

@@ -1,0 +1,56 @@
+#include "profile.h"
+
+#include <string.h>
+
+/* Low-memory boot structures shared by both layouts follow crosvm's x86_64 map
+ * (crosvm x86_64/src/lib.rs; docs/book appendix memory_layout.md). */
+#define COMMON_LOW_LAYOUT                                                                          \
+	.base_mem_end = 0x9e800, .gdt_addr = 0x1500, .zero_page_addr = 0x7000, .stack_top = 0x8000,  \
+	.page_tables_addr = 0x9000, .cmdline_addr = 0x20000, .cmdline_max = 2048,                    \
+	.mptable_addr = 0x9e800, .acpi_addr = 0xe0000, .acpi_end = 0x100000, .pm1_base = 0x600,      \
+	.sci_irq = 9,                                                                                \
+	.uarts = { { 0x3f8, 4 }, { 0x2f8, 3 }, { 0x3e8, 4 }, { 0x2e8, 3 } }
+
+static const struct x86_profile profiles[] = {
+	{
+		/* ArceOS/StarryOS x86-pc platform (PLATFORMS.md §1): PCIe ECAM at 0xB000_0000, so RAM
+		 * below 4 GiB ends there. The multiboot info moves to 0x10000 because StarryOS puts
+		 * its AP trampoline at 0x6000. */
+		.name = "starry-x86",
+		.summary = "StarryOS/ArceOS x86-pc: multiboot, ECAM 0xB0000000, PM1 control 0x604",
+		.mmio_hole_start = 0xb0000000,
+		.boot_info_addr = 0x10000,
+		.default_cpus = 4,
+		.default_mem_mib = 1024,
+		COMMON_LOW_LAYOUT,
+	},
+	{
+		/* crosvm's x86_64 machine (PLATFORMS.md §2). */
+		.name = "crosvm-x86",
+		.summary = "crosvm x86_64 layout: RAM hole at 0xD0000000, Linux and multiboot",
+		.mmio_hole_start = 0xd0000000,
+		.boot_info_addr = 0x6000,
+		.default_cpus = 1,
+		.default_mem_mib = 256,
+		COMMON_LOW_LAYOUT,
+	},
+};
+
+const struct x86_profile *x86_profile_at(unsigned int index)
+{
+	return index < sizeof(profiles) / sizeof(profiles[0]) ? &profiles[index] : NULL;
+}
+
+const struct x86_profile *x86_profile_find(const char *name)
+{
+	for (unsigned int i = 0; x86_profile_at(i); i++)
+		if (strcmp(profiles[i].name, name) == 0)
+			return &profiles[i];
+	return NULL;
+}
+
+const struct x86_profile *x86_profile_default(bool multiboot_kernel)
+{
+	/* StarryOS is the multiboot kernel this monitor exists for; Linux gets crosvm's machine. */
+	return x86_profile_find(multiboot_kernel ? "starry-x86" : "crosvm-x86");
+}

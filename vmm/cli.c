@@ -1,0 +1,196 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum long_only_option {
+	OPT_TIMEOUT = 0x100,
+	OPT_PROFILE,
+	OPT_STATS,
+	OPT_FEATURES,
+	OPT_NO_STDIN,
+};
+
+static const struct option long_options[] = {
+	{ "cpus", required_argument, NULL, 'c' },
+	{ "mem", required_argument, NULL, 'm' },
+	{ "cmdline", required_argument, NULL, 'p' },
+	{ "append", required_argument, NULL, 'p' },
+	{ "initrd", required_argument, NULL, 'i' },
+	{ "profile", required_argument, NULL, OPT_PROFILE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "no-stdin", no_argument, NULL, OPT_NO_STDIN },
+	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "features", no_argument, NULL, OPT_FEATURES },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+void cli_print_help(void)
+{
+	printf("Usage: n90vmm [options] KERNEL [ROOTFS]\n"
+	       "Boot KERNEL (multiboot, ELF/PVH vmlinux or bzImage) on KVM.\n\n"
+	       "  -c, --cpus N          vCPUs (default: the profile's)\n"
+	       "  -m, --mem SIZE        guest RAM; MiB, or with K/M/G suffix (default: the profile's)\n"
+	       "  -p, --cmdline STR     kernel command line (alias --append)\n"
+	       "  -i, --initrd FILE     initial ramdisk / multiboot module\n"
+	       "      --profile NAME    machine layout: starry-x86 (default for multiboot),\n"
+	       "                        crosvm-x86 (default for Linux)\n"
+	       "      --timeout SEC     stop the guest after SEC seconds (exit 124)\n"
+	       "      --no-stdin        do not feed standard input to the guest console\n"
+	       "      --stats           print device and exit counters when the VM stops\n"
+	       "  -v, --verbose         log boot steps, port 0x80 codes and unclaimed accesses\n"
+	       "      --features        list the features built into this binary\n"
+	       "  -h, --help            this text\n"
+	       "  -V, --version         version\n\n"
+	       "Console: COM1 on standard output; standard input goes to the guest. When standard\n"
+	       "input is a terminal it is put in raw mode: press Ctrl-A then x to quit, Ctrl-A twice\n"
+	       "to send Ctrl-A itself.\n"
+	       "Exit status: 0 guest powered off, 64 bad usage, 65 bad kernel image, 66 missing\n"
+	       "input file, 71 host setup failure, 80 guest reset, 81 triple fault, 82 KVM error,\n"
+	       "124 timeout, 130 stopped by the user. See docs/exit-codes.md.\n");
+}
+
+void cli_print_features(void)
+{
+	static const char *const features[] = {
+		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc",
+	};
+	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
+		printf("%s\n", features[i]);
+}
+
+int cli_parse_size(const char *text, uint64_t *bytes)
+{
+	char *end;
+	errno = 0;
+	if (!text || !*text || *text == '-')
+		return -EINVAL;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno || end == text)
+		return -EINVAL;
+	unsigned int shift;
+	switch (*end) {
+	case '\0':
+	case 'M':
+	case 'm':
+		shift = 20;
+		break;
+	case 'G':
+	case 'g':
+		shift = 30;
+		break;
+	case 'K':
+	case 'k':
+		shift = 10;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end && end[1] != '\0' && !(end[1] == 'i' && end[2] == 'B' && end[3] == '\0') &&
+	    !((end[1] == 'B' || end[1] == 'b') && end[2] == '\0'))
+		return -EINVAL;
+	if (v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*bytes = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_uint(const char *text, unsigned long max, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	if (!text || !*text || *text == '-')
+		return -EINVAL;
+	unsigned long v = strtoul(text, &end, 10);
+	if (errno || *end || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen)
+{
+	unsigned long n;
+	int opt;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cmdline = "";
+	cfg->stdin_enabled = true;
+	optind = 1;
+	opterr = 0; /* we report errors ourselves, in one line */
+	while ((opt = getopt_long(argc, argv, ":c:m:p:i:vhV", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			if (parse_uint(optarg, 64, &n) || n == 0) {
+				snprintf(err, errlen, "--cpus: '%s' is not a vCPU count (1..64)", optarg);
+				return CLI_ERROR;
+			}
+			cfg->cpus = (unsigned int)n;
+			break;
+		case 'm':
+			if (cli_parse_size(optarg, &cfg->mem_bytes) || cfg->mem_bytes == 0) {
+				snprintf(err, errlen, "--mem: '%s' is not a size (e.g. 512, 512M, 2G)", optarg);
+				return CLI_ERROR;
+			}
+			break;
+		case 'p':
+			cfg->cmdline = optarg;
+			break;
+		case 'i':
+			cfg->initrd_path = optarg;
+			break;
+		case OPT_PROFILE:
+			cfg->profile_name = optarg;
+			break;
+		case OPT_TIMEOUT: {
+			char *end;
+			errno = 0;
+			cfg->timeout_sec = strtod(optarg, &end);
+			if (errno || *end || end == optarg || !(cfg->timeout_sec > 0) || cfg->timeout_sec > 1e7) {
+				snprintf(err, errlen, "--timeout: '%s' is not a number of seconds", optarg);
+				return CLI_ERROR;
+			}
+			break;
+		}
+		case OPT_NO_STDIN:
+			cfg->stdin_enabled = false;
+			break;
+		case OPT_STATS:
+			cfg->stats = true;
+			break;
+		case 'v':
+			cfg->verbose = true;
+			break;
+		case OPT_FEATURES:
+			return CLI_FEATURES;
+		case 'h':
+			return CLI_HELP;
+		case 'V':
+			return CLI_VERSION;
+		case ':':
+			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+			return CLI_ERROR;
+		default:
+			snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
+			return CLI_ERROR;
+		}
+	}
+	if (optind >= argc) {
+		snprintf(err, errlen, "no KERNEL given");
+		return CLI_ERROR;
+	}
+	cfg->kernel_path = argv[optind++];
+	if (optind < argc)
+		cfg->rootfs_path = argv[optind++];
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s' after KERNEL and ROOTFS", argv[optind]);
+		return CLI_ERROR;
+	}
+	return CLI_RUN;
+}

@@ -1,0 +1,30 @@
+/* The native command line: `n90vmm [options] KERNEL [ROOTFS]`. Parsing is separate from
+ * acting on it so that every flag is unit-tested. */
+#ifndef N90_CLI_H
+#define N90_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+enum cli_result {
+	CLI_RUN = 0,      /* boot a VM with the config */
+	CLI_HELP = 1,     /* --help printed */
+	CLI_VERSION = 2,  /* --version printed */
+	CLI_FEATURES = 3, /* --features printed */
+	CLI_ERROR = -1,   /* err holds one line saying what is wrong */
+};
+
+enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen);
+
+/* "512", "512M", "2G", "1048576K": MiB when no suffix. 0 on success, -EINVAL / -ERANGE. */
+int cli_parse_size(const char *text, uint64_t *bytes);
+
+void cli_print_help(void);
+/* Features built into this binary, one per line (the system-test rig reads this). */
+void cli_print_features(void);
+
+#define N90VMM_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,301 @@
+/* n90vmm: command line -> machine choice -> VM -> kernel -> devices -> vCPUs -> main loop
+ * (console input, signals, timeout, stop requests) -> exit status. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "../arch/arch.h"
+#include "cli.h"
+#include "console.h"
+#include "exit_status.h"
+#include "log.h"
+#include "vm.h"
+
+/* Kernels and initrds above this are refused before they are read (a sanity bound, far
+ * above any real kernel or test initramfs). */
+#define MAX_IMAGE_BYTES (1ull << 30)
+
+struct image {
+	uint8_t *data;
+	size_t size;
+};
+
+/* Reads a whole file; on failure prints one line and returns the exit status. */
+static int read_image(const char *what, const char *path, struct image *img)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "n90vmm: %s '%s': %s\n", what, path, strerror(errno));
+		return EXIT_NO_INPUT;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "n90vmm: %s '%s': %s\n", what, path,
+			S_ISDIR(st.st_mode) ? "is a directory, not a file" : "not a regular file");
+		close(fd);
+		return EXIT_NO_INPUT;
+	}
+	if (st.st_size == 0) {
+		fprintf(stderr, "n90vmm: %s '%s': file is empty\n", what, path);
+		close(fd);
+		return EXIT_BAD_IMAGE;
+	}
+	if ((uint64_t)st.st_size > MAX_IMAGE_BYTES) {
+		fprintf(stderr, "n90vmm: %s '%s': %lld bytes is more than the 1 GiB n90vmm accepts\n", what, path,
+			(long long)st.st_size);
+		close(fd);
+		return EXIT_BAD_IMAGE;
+	}
+	img->size = (size_t)st.st_size;
+	img->data = malloc(img->size);
+	if (!img->data) {
+		close(fd);
+		fprintf(stderr, "n90vmm: %s '%s': out of memory\n", what, path);
+		return EXIT_SETUP;
+	}
+	size_t done = 0;
+	while (done < img->size) {
+		ssize_t n = read(fd, img->data + done, img->size - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "n90vmm: %s '%s': read failed: %s\n", what, path, n ? strerror(errno) : "short file");
+			close(fd);
+			return EXIT_NO_INPUT;
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+struct main_loop {
+	struct vm *vm;
+	struct console *console;
+	int epoll_fd, signal_fd, timer_fd;
+	uint8_t pending[256]; /* console input the guest's FIFO could not take yet */
+	size_t pending_len, pending_off;
+};
+
+enum loop_tag { TAG_STOP, TAG_SIGNAL, TAG_TIMER, TAG_STDIN, TAG_RX_READY };
+
+static int loop_add(struct main_loop *l, int fd, enum loop_tag tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+	return epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void stdin_watch(struct main_loop *l, bool on)
+{
+	if (l->console->in_fd < 0)
+		return;
+	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.u32 = TAG_STDIN };
+	epoll_ctl(l->epoll_fd, EPOLL_CTL_MOD, l->console->in_fd, &ev);
+}
+
+/* Offers held-back input to the guest; reading stdin resumes once it is all taken. */
+static void deliver_pending(struct main_loop *l)
+{
+	while (l->pending_off < l->pending_len) {
+		size_t n = arch_console_input(l->vm, l->pending + l->pending_off, l->pending_len - l->pending_off);
+		if (n == 0)
+			break;
+		l->pending_off += n;
+	}
+	stdin_watch(l, l->pending_off == l->pending_len);
+}
+
+static void handle_stdin(struct main_loop *l)
+{
+	uint8_t raw[sizeof(l->pending) - 1];
+	bool quit;
+	ssize_t n = read(l->console->in_fd, raw, sizeof(raw));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		/* EOF: the guest keeps running with no more input. */
+		epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, l->console->in_fd, NULL);
+		l->console->in_fd = -1;
+		return;
+	}
+	l->pending_len = console_filter_input(l->console, raw, (size_t)n, l->pending, &quit);
+	l->pending_off = 0;
+	if (quit) {
+		log_info("quit requested from the console (Ctrl-A x)");
+		vm_request_stop(l->vm, VM_STOP_USER);
+		return;
+	}
+	deliver_pending(l);
+}
+
+static int run_main_loop(struct main_loop *l, double timeout_sec)
+{
+	struct epoll_event events[8];
+	sigset_t sigs;
+
+	l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	l->signal_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (l->epoll_fd < 0 || l->signal_fd < 0)
+		return -errno;
+	loop_add(l, l->vm->stop_fd, TAG_STOP);
+	loop_add(l, l->signal_fd, TAG_SIGNAL);
+	loop_add(l, l->console->rx_ready_fd, TAG_RX_READY);
+	if (l->console->in_fd >= 0) {
+		fcntl(l->console->in_fd, F_SETFL, fcntl(l->console->in_fd, F_GETFL) | O_NONBLOCK);
+		if (loop_add(l, l->console->in_fd, TAG_STDIN) < 0)
+			l->console->in_fd = -1; /* e.g. a regular file: not pollable, so not read */
+	}
+	l->timer_fd = -1;
+	if (timeout_sec > 0) {
+		l->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+		struct itimerspec its = { .it_value = { .tv_sec = (time_t)timeout_sec,
+							 .tv_nsec = (long)((timeout_sec - (double)(time_t)timeout_sec) * 1e9) } };
+		timerfd_settime(l->timer_fd, 0, &its, NULL);
+		loop_add(l, l->timer_fd, TAG_TIMER);
+	}
+
+	while (vm_stop_reason(l->vm) == VM_RUNNING) {
+		int n = epoll_wait(l->epoll_fd, events, 8, -1);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			uint64_t count;
+			switch (events[i].data.u32) {
+			case TAG_STOP:
+				break; /* the while condition sees the reason */
+			case TAG_SIGNAL: {
+				struct signalfd_siginfo si;
+				if (read(l->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+					log_info("received signal %u; stopping the guest", si.ssi_signo);
+					vm_request_stop(l->vm, VM_STOP_USER);
+				}
+				break;
+			}
+			case TAG_TIMER:
+				if (read(l->timer_fd, &count, sizeof(count)) > 0) {
+					fprintf(stderr, "n90vmm: timeout: guest still running after %g s; stopped\n", timeout_sec);
+					vm_request_stop(l->vm, VM_STOP_TIMEOUT);
+				}
+				break;
+			case TAG_STDIN:
+				handle_stdin(l);
+				break;
+			case TAG_RX_READY:
+				if (read(l->console->rx_ready_fd, &count, sizeof(count)) > 0)
+					deliver_pending(l);
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+static int run_vm(const struct vm_config *cfg)
+{
+	struct image kernel = { 0 }, initrd = { 0 };
+	struct machine_choice choice;
+	struct console console;
+	struct vm vm;
+	int status;
+
+	if ((status = read_image("kernel", cfg->kernel_path, &kernel)))
+		return status;
+	if (cfg->initrd_path && (status = read_image("initrd", cfg->initrd_path, &initrd)))
+		goto out_images;
+	if (cfg->rootfs_path) {
+		fprintf(stderr, "n90vmm: ROOTFS '%s': this build has no virtio-blk device yet; boot with an initrd\n",
+			cfg->rootfs_path);
+		status = EXIT_USAGE;
+		goto out_images;
+	}
+	if ((status = arch_choose_machine(cfg, kernel.data, kernel.size, &choice)))
+		goto out_images;
+
+	/* Signals go to the main loop's signalfd; vCPU threads unblock only their kick signal. */
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	status = EXIT_SETUP;
+	if (vm_create(&vm, cfg, &choice) < 0)
+		goto out_vm;
+	if ((status = arch_load_kernel(&vm, kernel.data, kernel.size, initrd.data, initrd.size)))
+		goto out_vm;
+	status = EXIT_SETUP;
+	if (console_init(&console, cfg->stdin_enabled ? STDIN_FILENO : -1, STDOUT_FILENO) < 0) {
+		log_err("cannot set up the console: %s", strerror(errno));
+		goto out_vm;
+	}
+	if (arch_create_devices(&vm, &console) < 0 || vm_create_vcpus(&vm) < 0)
+		goto out_console;
+	free(kernel.data);
+	free(initrd.data);
+	kernel.data = initrd.data = NULL;
+
+	log_debug("starting %u vCPU(s)", vm.ncpus);
+	if (vm_start(&vm) == 0) {
+		struct main_loop loop = { .vm = &vm, .console = &console };
+		if (run_main_loop(&loop, cfg->timeout_sec) < 0) {
+			log_err("main loop failed: %s", strerror(errno));
+			vm_request_stop(&vm, VM_STOP_SETUP_FAILED);
+		}
+	}
+	vm_join(&vm);
+	enum vm_stop_reason reason = vm_stop_reason(&vm);
+	status = vm_stop_exit_status(reason);
+	log_debug("guest stopped: %s (exit status %d)", vm_stop_reason_name(reason), status);
+	if (cfg->stats)
+		vm_print_stats(&vm);
+out_console:
+	console_restore();
+out_vm:
+	vm_destroy(&vm);
+out_images:
+	free(kernel.data);
+	free(initrd.data);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	log_init();
+	switch (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
+	case CLI_HELP:
+		cli_print_help();
+		return 0;
+	case CLI_VERSION:
+		printf("n90vmm %s\n", N90VMM_VERSION);
+		return 0;
+	case CLI_FEATURES:
+		cli_print_features();
+		return 0;
+	case CLI_ERROR:
+		fprintf(stderr, "n90vmm: %s (try 'n90vmm --help')\n", err);
+		return EXIT_USAGE;
+	case CLI_RUN:
+		break;
+	}
+	if (cfg.verbose)
+		log_threshold = LOG_DEBUG;
+	return run_vm(&cfg);
+}

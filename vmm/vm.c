@@ -1,0 +1,355 @@
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../arch/arch.h"
+#include "exit_status.h"
+#include "log.h"
+
+const char *vm_stop_reason_name(enum vm_stop_reason reason)
+{
+	switch (reason) {
+	case VM_RUNNING:
+		return "running";
+	case VM_STOP_POWEROFF:
+		return "power off";
+	case VM_STOP_RESET:
+		return "reset";
+	case VM_STOP_TRIPLE_FAULT:
+		return "triple fault";
+	case VM_STOP_KVM_ERROR:
+		return "KVM error";
+	case VM_STOP_TIMEOUT:
+		return "timeout";
+	case VM_STOP_USER:
+		return "stopped by user";
+	case VM_STOP_SETUP_FAILED:
+		return "setup failed";
+	}
+	return "?";
+}
+
+static void stopper_request(void *opaque, enum vm_stop_reason reason)
+{
+	vm_request_stop(opaque, reason);
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, const struct machine_choice *choice)
+{
+	uint64_t mem_bytes = choice->mem_bytes;
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+	vm->ncpus = choice->ncpus;
+	vm->stopper = (struct vm_stopper){ stopper_request, vm };
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0)
+		return -errno;
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		ret = -errno;
+		log_err("cannot open /dev/kvm: %s (is KVM enabled, and may this user use it?)", strerror(errno));
+		return ret;
+	}
+	ret = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (ret != KVM_API_VERSION) {
+		log_err("/dev/kvm speaks API version %d; n90vmm needs %d", ret, KVM_API_VERSION);
+		return -ENOTSUP;
+	}
+	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->run_size <= 0) {
+		log_err("KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
+		return -errno;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		ret = -errno;
+		log_err("KVM_CREATE_VM failed: %s", strerror(errno));
+		return ret;
+	}
+	ret = guest_mem_alloc(&vm->mem, mem_bytes, choice->mmio_hole_start);
+	if (ret) {
+		log_err("cannot allocate %llu MiB of guest memory: %s", (unsigned long long)(mem_bytes >> 20),
+			strerror(-ret));
+		return ret;
+	}
+	for (unsigned int i = 0; i < vm->mem.nregions; i++) {
+		const struct guest_mem_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region region = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uintptr_t)r->hva,
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+			ret = -errno;
+			log_err("KVM_SET_USER_MEMORY_REGION (slot %u, %llu MiB) failed: %s", i,
+				(unsigned long long)(r->size >> 20), strerror(errno));
+			return ret;
+		}
+	}
+	return arch_vm_init(vm, choice);
+}
+
+int vm_create_vcpus(struct vm *vm)
+{
+	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+		vcpu->vm = vm;
+		vcpu->index = i;
+		vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, i);
+		if (vcpu->fd < 0) {
+			int ret = -errno;
+			log_err("KVM_CREATE_VCPU %u failed: %s", i, strerror(errno));
+			return ret;
+		}
+		vcpu->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+		if (vcpu->run == MAP_FAILED) {
+			vcpu->run = NULL;
+			return -errno;
+		}
+		int ret = arch_vcpu_init(vm, vcpu);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
+{
+	int expected = VM_RUNNING;
+	if (!__atomic_compare_exchange_n(&vm->stop_reason, &expected, (int)reason, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST))
+		return;
+	/* immediate_exit makes a KVM_RUN that has not entered the guest yet return at once; the
+	 * signal interrupts one that has. Together they leave no window. */
+	for (unsigned int i = 0; vm->vcpus && i < vm->ncpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+		if (vcpu->run)
+			__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		if (vcpu->thread_started && !pthread_equal(vcpu->thread, pthread_self()))
+			pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+	}
+	uint64_t one = 1;
+	if (write(vm->stop_fd, &one, sizeof(one)) < 0)
+		log_debug("stop eventfd write failed: %s", strerror(errno));
+}
+
+enum vm_stop_reason vm_stop_reason(const struct vm *vm)
+{
+	return (enum vm_stop_reason)__atomic_load_n(&vm->stop_reason, __ATOMIC_SEQ_CST);
+}
+
+static void vcpu_handle_io(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	/* String I/O (rep ins/outs) arrives as `count` back-to-back elements. */
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
+		if (run->io.direction == KVM_EXIT_IO_OUT)
+			bus_write(&vcpu->vm->pio, run->io.port, data, run->io.size);
+		else
+			bus_read(&vcpu->vm->pio, run->io.port, data, run->io.size);
+	}
+}
+
+/* Returns false when the vCPU must stop. */
+static bool vcpu_handle_exit(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	struct vm *vm = vcpu->vm;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		vcpu->exits[VCPU_EXIT_IO]++;
+		vcpu_handle_io(vcpu);
+		return true;
+	case KVM_EXIT_MMIO:
+		vcpu->exits[VCPU_EXIT_MMIO]++;
+		if (run->mmio.len > sizeof(run->mmio.data))
+			return true;
+		if (run->mmio.is_write)
+			bus_write(&vm->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len);
+		else
+			bus_read(&vm->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len);
+		return true;
+	case KVM_EXIT_INTR:
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		vcpu->exits[VCPU_EXIT_INTR]++;
+		return true;
+	case KVM_EXIT_SHUTDOWN:
+		log_err("vCPU %u: triple fault (KVM_EXIT_SHUTDOWN)", vcpu->index);
+		arch_vcpu_dump(vcpu);
+		vm_request_stop(vm, VM_STOP_TRIPLE_FAULT);
+		return false;
+	case KVM_EXIT_SYSTEM_EVENT:
+		switch (run->system_event.type) {
+		case KVM_SYSTEM_EVENT_SHUTDOWN:
+			vm_request_stop(vm, VM_STOP_POWEROFF);
+			break;
+		case KVM_SYSTEM_EVENT_RESET:
+			vm_request_stop(vm, VM_STOP_RESET);
+			break;
+		default:
+			log_err("vCPU %u: system event %u (guest crash)", vcpu->index, run->system_event.type);
+			vm_request_stop(vm, VM_STOP_KVM_ERROR);
+		}
+		return false;
+	case KVM_EXIT_FAIL_ENTRY:
+		log_err("vCPU %u: KVM could not enter the guest (hardware reason 0x%llx)", vcpu->index,
+			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		arch_vcpu_dump(vcpu);
+		vm_request_stop(vm, VM_STOP_KVM_ERROR);
+		return false;
+	case KVM_EXIT_INTERNAL_ERROR:
+		log_err("vCPU %u: KVM internal error, suberror %u%s", vcpu->index, run->internal.suberror,
+			run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? " (instruction emulation failed)"
+									       : "");
+		arch_vcpu_dump(vcpu);
+		vm_request_stop(vm, VM_STOP_KVM_ERROR);
+		return false;
+	default:
+		vcpu->exits[VCPU_EXIT_OTHER]++;
+		log_err("vCPU %u: unhandled KVM exit reason %u", vcpu->index, run->exit_reason);
+		arch_vcpu_dump(vcpu);
+		vm_request_stop(vm, VM_STOP_KVM_ERROR);
+		return false;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	struct vm *vm = vcpu->vm;
+	sigset_t kick;
+
+	/* Only vCPU threads take the kick signal; every other signal stays with the main loop. */
+	sigemptyset(&kick);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+
+	while (vm_stop_reason(vm) == VM_RUNNING) {
+		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				vcpu->exits[VCPU_EXIT_INTR]++;
+				continue;
+			}
+			log_err("vCPU %u: KVM_RUN failed: %s", vcpu->index, strerror(errno));
+			vm_request_stop(vm, VM_STOP_KVM_ERROR);
+			break;
+		}
+		if (!vcpu_handle_exit(vcpu))
+			break;
+	}
+	return NULL;
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* its only job is to interrupt KVM_RUN with EINTR */
+}
+
+int vm_start(struct vm *vm)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler;
+	sigemptyset(&sa.sa_mask);
+	sigaction(VCPU_KICK_SIGNAL, &sa, NULL); /* no SA_RESTART: KVM_RUN must return EINTR */
+
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		int ret = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+		if (ret) {
+			log_err("cannot start vCPU thread %u: %s", i, strerror(ret));
+			vm_request_stop(vm, VM_STOP_SETUP_FAILED);
+			return -ret;
+		}
+		vm->vcpus[i].thread_started = true;
+	}
+	return 0;
+}
+
+void vm_join(struct vm *vm)
+{
+	for (unsigned int i = 0; vm->vcpus && i < vm->ncpus; i++) {
+		if (vm->vcpus[i].thread_started) {
+			pthread_join(vm->vcpus[i].thread, NULL);
+			vm->vcpus[i].thread_started = false;
+		}
+	}
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned int i = 0; vm->vcpus && i < vm->ncpus; i++) {
+		if (vm->vcpus[i].run)
+			munmap(vm->vcpus[i].run, (size_t)vm->run_size);
+		if (vm->vcpus[i].fd >= 0)
+			close(vm->vcpus[i].fd);
+	}
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	arch_vm_destroy(vm);
+	guest_mem_free(&vm->mem);
+	bus_free(&vm->pio);
+	bus_free(&vm->mmio);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	vm->vm_fd = vm->kvm_fd = vm->stop_fd = -1;
+}
+
+void vm_print_stats(const struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		const struct vcpu *v = &vm->vcpus[i];
+		fprintf(stderr, "stats: vcpu%u exits io=%llu mmio=%llu intr=%llu other=%llu\n", i,
+			(unsigned long long)v->exits[VCPU_EXIT_IO], (unsigned long long)v->exits[VCPU_EXIT_MMIO],
+			(unsigned long long)v->exits[VCPU_EXIT_INTR], (unsigned long long)v->exits[VCPU_EXIT_OTHER]);
+	}
+	fprintf(stderr, "stats: unclaimed pio=%llu mmio=%llu\n", (unsigned long long)vm->pio.unclaimed_accesses,
+		(unsigned long long)vm->mmio.unclaimed_accesses);
+	arch_print_stats(vm);
+}
+
+int vm_stop_exit_status(enum vm_stop_reason reason)
+{
+	switch (reason) {
+	case VM_STOP_POWEROFF:
+		return EXIT_POWEROFF;
+	case VM_STOP_RESET:
+		return EXIT_GUEST_RESET;
+	case VM_STOP_TRIPLE_FAULT:
+		return EXIT_TRIPLE_FAULT;
+	case VM_STOP_TIMEOUT:
+		return EXIT_TIMEOUT;
+	case VM_STOP_USER:
+		return EXIT_USER_QUIT;
+	case VM_STOP_SETUP_FAILED:
+		return EXIT_SETUP;
+	case VM_STOP_KVM_ERROR:
+	case VM_RUNNING:
+		break;
+	}
+	return EXIT_KVM_ERROR;
+}
