@@ -14,8 +14,10 @@ struct console;
  * exit status (vmm/exit_status.h) after printing one line. */
 int arch_choose_machine(const struct vm_config *cfg, const uint8_t *kernel, size_t kernel_size,
 			struct machine_choice *choice);
-/* In-kernel irqchip, timers and other VM-wide state; before vCPUs are created. */
-int arch_vm_init(struct vm *vm, const struct machine_choice *choice);
+/* The architecture's per-VM state for the chosen machine (no KVM calls). */
+int arch_vm_alloc(struct vm *vm, const struct machine_choice *choice);
+/* In-kernel irqchip, timers and other VM-wide KVM state; before vCPUs are created. */
+int arch_vm_init(struct vm *vm);
 /* Loads the kernel, initrd and tables. Returns 0 or an exit status after one clear line. */
 int arch_load_kernel(struct vm *vm, const uint8_t *kernel, size_t kernel_size, const uint8_t *initrd,
 		     size_t initrd_size);

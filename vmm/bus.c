@@ -63,12 +63,16 @@ const struct bus_range *bus_find(const struct bus *bus, uint64_t addr)
 	return NULL;
 }
 
+/* Guests probe absent hardware all the time (Linux scans PCI through 0xCF8 without a
+ * host bridge): every access is counted, only the first few are logged, at debug level. */
+#define UNCLAIMED_LOG_LIMIT 16
+
 static void note_unclaimed(struct bus *bus, uint64_t addr, uint32_t len, bool write)
 {
-	/* Counted, and logged only at debug level: guests probe absent hardware all the time. */
-	__atomic_add_fetch(&bus->unclaimed_accesses, 1, __ATOMIC_RELAXED);
-	log_debug("%s: unclaimed %u-byte %s at 0x%llx", bus->name, len, write ? "write" : "read",
-		  (unsigned long long)addr);
+	uint64_t n = __atomic_add_fetch(&bus->unclaimed_accesses, 1, __ATOMIC_RELAXED);
+	if (n <= UNCLAIMED_LOG_LIMIT)
+		log_debug("%s: unclaimed %u-byte %s at 0x%llx%s", bus->name, len, write ? "write" : "read",
+			  (unsigned long long)addr, n == UNCLAIMED_LOG_LIMIT ? " (further ones only counted)" : "");
 }
 
 bool bus_read(struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len)

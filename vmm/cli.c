@@ -85,6 +85,10 @@ int cli_parse_size(const char *text, uint64_t *bytes)
 	case 'g':
 		shift = 30;
 		break;
+	case 'T':
+	case 't':
+		shift = 40;
+		break;
 	case 'K':
 	case 'k':
 		shift = 10;

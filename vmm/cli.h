@@ -18,7 +18,7 @@ enum cli_result {
 
 enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen);
 
-/* "512", "512M", "2G", "1048576K": MiB when no suffix. 0 on success, -EINVAL / -ERANGE. */
+/* "512", "512M", "2G", "1T", "1048576K": MiB when no suffix. 0 on success, -EINVAL / -ERANGE. */
 int cli_parse_size(const char *text, uint64_t *bytes);
 
 void cli_print_help(void);

@@ -239,6 +239,8 @@ static int run_vm(const struct vm_config *cfg)
 	if ((status = arch_load_kernel(&vm, kernel.data, kernel.size, initrd.data, initrd.size)))
 		goto out_vm;
 	status = EXIT_SETUP;
+	if (vm_open_kvm(&vm) < 0)
+		goto out_vm;
 	if (console_init(&console, cfg->stdin_enabled ? STDIN_FILENO : -1, STDOUT_FILENO) < 0) {
 		log_err("cannot set up the console: %s", strerror(errno));
 		goto out_vm;

@@ -45,9 +45,6 @@ static void stopper_request(void *opaque, enum vm_stop_reason reason)
 
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct machine_choice *choice)
 {
-	uint64_t mem_bytes = choice->mem_bytes;
-	int ret;
-
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
@@ -59,6 +56,19 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct machine_c
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0)
 		return -errno;
+	int ret = guest_mem_alloc(&vm->mem, choice->mem_bytes, choice->mmio_hole_start);
+	if (ret) {
+		log_err("cannot allocate %llu MiB of guest memory: %s", (unsigned long long)(choice->mem_bytes >> 20),
+			strerror(-ret));
+		return ret;
+	}
+	return arch_vm_alloc(vm, choice);
+}
+
+int vm_open_kvm(struct vm *vm)
+{
+	int ret;
+
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		ret = -errno;
@@ -81,12 +91,6 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct machine_c
 		log_err("KVM_CREATE_VM failed: %s", strerror(errno));
 		return ret;
 	}
-	ret = guest_mem_alloc(&vm->mem, mem_bytes, choice->mmio_hole_start);
-	if (ret) {
-		log_err("cannot allocate %llu MiB of guest memory: %s", (unsigned long long)(mem_bytes >> 20),
-			strerror(-ret));
-		return ret;
-	}
 	for (unsigned int i = 0; i < vm->mem.nregions; i++) {
 		const struct guest_mem_region *r = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region region = {
@@ -102,7 +106,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct machine_c
 			return ret;
 		}
 	}
-	return arch_vm_init(vm, choice);
+	return arch_vm_init(vm);
 }
 
 int vm_create_vcpus(struct vm *vm)

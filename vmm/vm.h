@@ -61,8 +61,11 @@ struct vm {
 	struct vm_stopper stopper;
 };
 
-/* Opens /dev/kvm, creates the VM and allocates memory. -errno, with a reason logged. */
+/* Allocates guest memory and the machine state; no KVM yet, so kernels load and fail to
+ * load the same way on any host. -errno, with a reason logged. */
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct machine_choice *choice);
+/* Opens /dev/kvm, creates the VM, maps guest memory into it, sets up the irqchip. */
+int vm_open_kvm(struct vm *vm);
 /* Creates vCPU fds and maps their kvm_run areas (arch setup follows). */
 int vm_create_vcpus(struct vm *vm);
 /* Starts one thread per vCPU running KVM_RUN and dispatching exits. */

@@ -20,6 +20,12 @@ int arch_choose_machine(const struct vm_config *cfg, const uint8_t *kernel, size
 	enum x86_kernel_format format = x86_detect_format(kernel, kernel_size);
 	const struct x86_profile *profile;
 
+	if (format == X86_FORMAT_UNKNOWN) {
+		fprintf(stderr, "n90vmm: kernel '%s': not a kernel n90vmm can boot (no multiboot header, ELF or bzImage signature)\n",
+			cfg->kernel_path);
+		return EXIT_BAD_IMAGE;
+	}
+
 	if (cfg->profile_name) {
 		profile = x86_profile_find(cfg->profile_name);
 		if (!profile) {
@@ -92,13 +98,19 @@ static int set_irq_routing(struct vm *vm)
 	return ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &r) < 0 ? -errno : 0;
 }
 
-int arch_vm_init(struct vm *vm, const struct machine_choice *choice)
+int arch_vm_alloc(struct vm *vm, const struct machine_choice *choice)
 {
 	struct arch_vm *a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	vm->arch = a;
 	a->profile = choice->profile;
+	return 0;
+}
+
+int arch_vm_init(struct vm *vm)
+{
+	struct arch_vm *a = vm->arch;
 
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, X86_TSS_ADDR) < 0) {
 		log_err("KVM_SET_TSS_ADDR failed: %s", strerror(errno));
