@@ -121,6 +121,7 @@ lm_enter64:
 	mov	%eax, %ss
 	mov	%eax, %fs
 	mov	%eax, %gs
+	mov	$stack_top, %esp	/* the loader's stack is not ours to use */
 	pushq	$SEL_CODE64
 	pushq	$1f
 	lretq				/* reload %cs from our GDT */

@@ -1,0 +1,80 @@
+#!/bin/sh
+# Boot an n90 test guest in QEMU and print its normalized serial output:
+# the reference that n90vmm's output for the same file and command line
+# must match byte for byte.
+#
+# usage: compare-qemu.sh GUEST_FILE CPUS "CMDLINE" [OUTFILE]
+#
+#   GUEST_FILE  build/guest/{mb.bin,mb.elf,pvh.elf,bzimage}
+#   CPUS        -smp value (use the same number in expect_cpus=)
+#   CMDLINE     e.g. "expect_cpus=4 expect_mem_mb=256"
+#   OUTFILE     write the output there instead of stdout
+#
+# Environment: QEMU (default qemu-system-x86_64), QEMU_MACHINE (default q35;
+# pc and microvm boot every form too), QEMU_MEM (MiB, default 256),
+# TIMEOUT (seconds, default 60).
+#
+# Normalization: \r removed, everything before the first
+# "n90 test guest:" (firmware noise, also on that line) dropped.
+#
+# Exit status: 0 = guest printed "RESULT: PASS" and QEMU exited by itself
+# (guest powered off); 1 = anything else from the guest (FAIL, no RESULT,
+# timeout); 2 = usage or QEMU start-up error.
+set -u
+
+if [ $# -lt 3 ] || [ $# -gt 4 ]; then
+	echo "usage: $0 GUEST_FILE CPUS \"CMDLINE\" [OUTFILE]" >&2
+	exit 2
+fi
+guest=$1 cpus=$2 cmdline=$3 outfile=${4:-}
+qemu=${QEMU:-qemu-system-x86_64}
+machine=${QEMU_MACHINE:-q35}
+mem=${QEMU_MEM:-256}
+tmo=${TIMEOUT:-60}
+
+if [ ! -r "$guest" ]; then
+	echo "$0: cannot read $guest" >&2
+	exit 2
+fi
+
+# KVM only if /dev/kvm is a character device that can really be opened
+# read/write (the -c test matters: "<>" would create a missing file).
+if [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; then
+	accel="-accel kvm -cpu host,-arch-capabilities"
+else
+	accel="-accel tcg -cpu max"
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+# shellcheck disable=SC2086 # $accel is a list of options
+timeout "$tmo" "$qemu" -M "$machine" $accel -smp "$cpus" -m "$mem" \
+	-nographic -monitor none -no-reboot -serial "file:$tmp/serial" \
+	-kernel "$guest" -append "$cmdline" 2>"$tmp/stderr" </dev/null
+rc=$?
+
+if [ $rc -ne 124 ] && [ ! -e "$tmp/serial" ]; then
+	echo "$0: QEMU failed to start (exit $rc):" >&2
+	cat "$tmp/stderr" >&2
+	exit 2
+fi
+[ -s "$tmp/stderr" ] && cat "$tmp/stderr" >&2
+
+# SeaBIOS prints on the serial port too ("Booting from ROM.." without a
+# newline), so cut the first guest line at its marker, not at a line start.
+touch "$tmp/serial"
+tr -d '\r' <"$tmp/serial" |
+	sed -n '/n90 test guest:/,$p' | sed '1s/^.*\(n90 test guest:\)/\1/' >"$tmp/out"
+if [ -n "$outfile" ]; then
+	cp "$tmp/out" "$outfile"
+else
+	cat "$tmp/out"
+fi
+
+if [ $rc -eq 124 ]; then
+	echo "$0: timed out after ${tmo}s" >&2
+	exit 1
+fi
+grep -qx 'RESULT: PASS' "$tmp/out" || exit 1
+exit 0

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Integration tests for the monitor core:
+#  1. bad inputs: each gives one line on stderr and its documented exit status (no KVM needed);
+#  2. every test guest boots on KVM with the exact expected serial output (kvm-cases.sh), on
+#     this host's /dev/kvm when it is usable, otherwise inside the system-test rig's L1 VM;
+#  3. the same guest files boot on QEMU with the same serial output.
+# usage: tests/integration/run.sh [BUILD_DIR]
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+n90=$build/n90vmm
+guests=$build/guest
+here=$root/tests/integration
+pass=0
+fail=0
+
+ok() { echo "PASS $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+
+# A probe must not create /dev/kvm as a plain file when it is missing.
+kvm_usable() { [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; }
+
+# --- 1. bad inputs -------------------------------------------------------------------------
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+: >"$tmp/empty"
+head -c 65536 /dev/zero | tr '\0' 'Z' >"$tmp/junk"
+# A multiboot header whose address fields claim more bytes than the file holds.
+printf '\x02\xb0\xad\x1b\x03\x00\x01\x00\xfb\x4f\x51\xe4\x00\x00\x20\x00\x00\x00\x20\x00\x00\x00\x40\x00\x00\x00\x40\x00\x20\x00\x20\x00' >"$tmp/truncated-mb"
+
+check_input() { # NAME EXPECTED_STATUS STDERR_SUBSTRING ARGS...
+	local name=$1 want=$2 text=$3
+	shift 3
+	"$n90" --no-stdin "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+	local rc=$? lines
+	lines=$(wc -l <"$tmp/err")
+	if [ "$rc" -ne "$want" ]; then
+		bad "input-$name" "exit status $rc, expected $want ($(head -c 200 "$tmp/err"))"
+	elif [ "$lines" -ne 1 ] || ! grep -q -- "$text" "$tmp/err"; then
+		bad "input-$name" "expected one line containing '$text', got: $(cat "$tmp/err")"
+	else
+		ok "input-$name"
+	fi
+}
+check_input missing-kernel 66 "No such file" "$tmp/nope"
+check_input directory 66 "is a directory" "$tmp"
+check_input empty-file 65 "is empty" "$tmp/empty"
+check_input corrupt-header 65 "not a kernel" "$tmp/junk"
+check_input truncated-multiboot 65 "truncated" "$tmp/truncated-mb"
+check_input unknown-flag 64 "unknown option '--frobnicate'" --frobnicate "$guests/mb.bin"
+check_input missing-value 64 "needs a value" "$guests/mb.bin" --mem
+check_input absurd-memory 64 "more than this host" --mem 64T "$guests/mb.bin"
+check_input tiny-memory 64 "too little" --mem 1M "$guests/mb.bin"
+check_input bad-cpus 64 "not a vCPU count" --cpus 0 "$guests/mb.bin"
+check_input bad-profile 64 "unknown profile" --profile nope "$guests/mb.bin"
+check_input missing-initrd 66 "initrd" --initrd "$tmp/nope" "$guests/bzimage"
+check_input long-cmdline 64 "command line is" -p "$(head -c 3000 /dev/zero | tr '\0' x)" "$guests/mb.bin"
+
+# --- 2. test guests on KVM -----------------------------------------------------------------
+if kvm_usable; then
+	echo "== booting the test guests on this host's /dev/kvm"
+	"$here/kvm-cases.sh" "$n90" "$guests" "$here/expected" | tee "$tmp/kvm.log"
+else
+	echo "== /dev/kvm is not usable here: booting the test guests inside the rig's L1 VM"
+	adds=(--add "$n90:/n90/n90vmm" --add "$here/kvm-cases.sh:/n90/kvm-cases.sh")
+	for f in "$guests"/mb.bin "$guests"/mb.elf "$guests"/pvh.elf "$guests"/bzimage "$here"/expected/*.txt; do
+		adds+=(--add "$f:/n90/files/$(basename "$f")")
+	done
+	"$root/tests/system/l1.sh" --timeout 600 --log "$build/integration-l1.log" "${adds[@]}" -- \
+		/n90/kvm-cases.sh /n90/n90vmm /n90/files /n90/files | tee "$tmp/kvm.log"
+fi
+read -r kp kf < <(sed -n 's/^kvm-cases: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$tmp/kvm.log" | tr -d '\r')
+if [ -z "${kp:-}" ]; then
+	bad kvm-cases "no result line (see $build/integration-l1.log)"
+else
+	pass=$((pass + kp))
+	fail=$((fail + kf))
+fi
+
+# --- 3. the same files on QEMU -------------------------------------------------------------
+for g in mb.bin mb.elf pvh.elf bzimage; do
+	for c in 1 4; do
+		name=qemu-$g-cpus$c
+		"$root/tests/guest/compare-qemu.sh" "$guests/$g" "$c" "expect_cpus=$c expect_mem_mb=256" "$tmp/qemu.out" \
+			>/dev/null 2>"$tmp/qemu.err"
+		if cmp -s "$tmp/qemu.out" "$here/expected/$g-cpus$c.txt"; then
+			ok "$name"
+		else
+			bad "$name" "QEMU's serial output differs from n90vmm's expected output"
+			diff "$here/expected/$g-cpus$c.txt" "$tmp/qemu.out" | sed 's/^/    | /'
+			sed 's/^/    ! /' "$tmp/qemu.err" | tail -5
+		fi
+	done
+done
+
+echo "integration: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
