@@ -21,6 +21,9 @@ int arch_vm_init(struct vm *vm);
 /* Loads the kernel, initrd and tables. Returns 0 or an exit status after one clear line. */
 int arch_load_kernel(struct vm *vm, const uint8_t *kernel, size_t kernel_size, const uint8_t *initrd,
 		     size_t initrd_size);
+/* Opens device backends (disk images) before KVM exists, so bad paths fail the same way
+ * on any host. Returns 0 or an exit status after one clear line. */
+int arch_open_backends(struct vm *vm);
 /* Registers the machine's devices on the buses; the console is COM1's sink. */
 int arch_create_devices(struct vm *vm, struct console *console);
 /* CPUID, MSRs, FPU, LAPIC and (for the boot vCPU) the entry registers. */

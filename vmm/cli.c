@@ -12,6 +12,8 @@ enum long_only_option {
 	OPT_STATS,
 	OPT_FEATURES,
 	OPT_NO_STDIN,
+	OPT_DISK,
+	OPT_TRANSPORT,
 };
 
 static const struct option long_options[] = {
@@ -21,6 +23,8 @@ static const struct option long_options[] = {
 	{ "append", required_argument, NULL, 'p' },
 	{ "initrd", required_argument, NULL, 'i' },
 	{ "profile", required_argument, NULL, OPT_PROFILE },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "virtio-transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-stdin", no_argument, NULL, OPT_NO_STDIN },
 	{ "stats", no_argument, NULL, OPT_STATS },
@@ -41,6 +45,11 @@ void cli_print_help(void)
 	       "  -i, --initrd FILE     initial ramdisk / multiboot module\n"
 	       "      --profile NAME    machine layout: starry-x86 (default for multiboot),\n"
 	       "                        crosvm-x86 (default for Linux)\n"
+	       "      --disk PATH[,ro][,direct]\n"
+	       "                        virtio-blk disk (repeatable; ROOTFS is added last)\n"
+	       "      --virtio-transport pci|mmio\n"
+	       "                        how virtio devices attach (default mmio; mmio adds\n"
+	       "                        virtio_mmio.device= to a Linux command line)\n"
 	       "      --timeout SEC     stop the guest after SEC seconds (exit 124)\n"
 	       "      --no-stdin        do not feed standard input to the guest console\n"
 	       "      --stats           print device and exit counters when the VM stops\n"
@@ -59,7 +68,7 @@ void cli_print_help(void)
 void cli_print_features(void)
 {
 	static const char *const features[] = {
-		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc",
+		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc", "virtio-mmio",
 	};
 	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
 		printf("%s\n", features[i]);
@@ -105,6 +114,40 @@ int cli_parse_size(const char *text, uint64_t *bytes)
 	return 0;
 }
 
+/* "PATH[,ro][,direct]". The path is a copy that lives as long as the process. */
+static int parse_disk(const char *text, struct disk_config *disk, char *err, size_t errlen)
+{
+	memset(disk, 0, sizeof(*disk));
+	char *spec = strdup(text);
+	if (!spec) {
+		snprintf(err, errlen, "--disk: out of memory");
+		return -ENOMEM;
+	}
+	char *opt = strchr(spec, ',');
+	if (opt)
+		*opt++ = '\0';
+	if (!*spec) {
+		snprintf(err, errlen, "--disk: missing path");
+		return -EINVAL;
+	}
+	disk->path = spec;
+	while (opt && *opt) {
+		char *next = strchr(opt, ',');
+		if (next)
+			*next++ = '\0';
+		if (strcmp(opt, "ro") == 0)
+			disk->read_only = true;
+		else if (strcmp(opt, "direct") == 0)
+			disk->direct = true;
+		else {
+			snprintf(err, errlen, "--disk: unknown option '%s' (ro, direct)", opt);
+			return -EINVAL;
+		}
+		opt = next;
+	}
+	return 0;
+}
+
 static int parse_uint(const char *text, unsigned long max, unsigned long *out)
 {
 	char *end;
@@ -126,6 +169,8 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *er
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->cmdline = "";
 	cfg->stdin_enabled = true;
+	/* virtio-pci is not built yet; mmio is the transport that works today. */
+	cfg->transport = VIRTIO_TRANSPORT_MMIO;
 	optind = 1;
 	opterr = 0; /* we report errors ourselves, in one line */
 	while ((opt = getopt_long(argc, argv, ":c:m:p:i:vhV", long_options, NULL)) != -1) {
@@ -151,6 +196,25 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *er
 			break;
 		case OPT_PROFILE:
 			cfg->profile_name = optarg;
+			break;
+		case OPT_DISK:
+			if (cfg->ndisks >= CONFIG_MAX_DISKS) {
+				snprintf(err, errlen, "--disk: at most %d disks", CONFIG_MAX_DISKS);
+				return CLI_ERROR;
+			}
+			if (parse_disk(optarg, &cfg->disks[cfg->ndisks], err, errlen))
+				return CLI_ERROR;
+			cfg->ndisks++;
+			break;
+		case OPT_TRANSPORT:
+			if (strcmp(optarg, "pci") == 0)
+				cfg->transport = VIRTIO_TRANSPORT_PCI;
+			else if (strcmp(optarg, "mmio") == 0)
+				cfg->transport = VIRTIO_TRANSPORT_MMIO;
+			else {
+				snprintf(err, errlen, "--virtio-transport: '%s' is not pci or mmio", optarg);
+				return CLI_ERROR;
+			}
 			break;
 		case OPT_TIMEOUT: {
 			char *end;
@@ -190,8 +254,14 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *er
 		return CLI_ERROR;
 	}
 	cfg->kernel_path = argv[optind++];
-	if (optind < argc)
+	if (optind < argc) {
 		cfg->rootfs_path = argv[optind++];
+		if (cfg->ndisks >= CONFIG_MAX_DISKS) {
+			snprintf(err, errlen, "ROOTFS: at most %d disks", CONFIG_MAX_DISKS);
+			return CLI_ERROR;
+		}
+		cfg->disks[cfg->ndisks++] = (struct disk_config){ .path = cfg->rootfs_path };
+	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s' after KERNEL and ROOTFS", argv[optind]);
 		return CLI_ERROR;

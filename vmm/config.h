@@ -6,9 +6,22 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define CONFIG_MAX_DISKS 8
+
+struct disk_config {
+	const char *path;
+	bool read_only;
+	bool direct; /* O_DIRECT */
+};
+
+enum virtio_transport_kind {
+	VIRTIO_TRANSPORT_PCI,
+	VIRTIO_TRANSPORT_MMIO,
+};
+
 struct vm_config {
 	const char *kernel_path;
-	const char *rootfs_path; /* optional second positional argument */
+	const char *rootfs_path; /* optional second positional argument: the last disk */
 	const char *initrd_path;
 	const char *cmdline;
 	const char *profile_name; /* NULL: chosen from the kernel format */
@@ -18,6 +31,10 @@ struct vm_config {
 	bool verbose;
 	bool stats;
 	bool stdin_enabled; /* feed stdin to the console (default on) */
+	/* virtio-blk disks in command-line order (--disk ..., then ROOTFS). */
+	struct disk_config disks[CONFIG_MAX_DISKS];
+	unsigned int ndisks;
+	enum virtio_transport_kind transport;
 };
 
 #endif

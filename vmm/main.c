@@ -214,12 +214,6 @@ static int run_vm(const struct vm_config *cfg)
 		return status;
 	if (cfg->initrd_path && (status = read_image("initrd", cfg->initrd_path, &initrd)))
 		goto out_images;
-	if (cfg->rootfs_path) {
-		fprintf(stderr, "n90vmm: ROOTFS '%s': this build has no virtio-blk device yet; boot with an initrd\n",
-			cfg->rootfs_path);
-		status = EXIT_USAGE;
-		goto out_images;
-	}
 	if ((status = arch_choose_machine(cfg, kernel.data, kernel.size, &choice)))
 		goto out_images;
 
@@ -237,6 +231,8 @@ static int run_vm(const struct vm_config *cfg)
 	if (vm_create(&vm, cfg, &choice) < 0)
 		goto out_vm;
 	if ((status = arch_load_kernel(&vm, kernel.data, kernel.size, initrd.data, initrd.size)))
+		goto out_vm;
+	if ((status = arch_open_backends(&vm)))
 		goto out_vm;
 	status = EXIT_SETUP;
 	if (vm_open_kvm(&vm) < 0)

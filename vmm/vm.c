@@ -43,6 +43,12 @@ static void stopper_request(void *opaque, enum vm_stop_reason reason)
 	vm_request_stop(opaque, reason);
 }
 
+static int host_ioeventfd(void *opaque, uint64_t addr, uint32_t len, bool pio, bool datamatch, uint64_t data,
+			  int fd, bool assign);
+static int host_irqfd(void *opaque, unsigned int gsi, int fd, int resample_fd, bool assign);
+static int host_msi_route(void *opaque, unsigned int gsi, uint64_t addr, uint32_t data, bool valid);
+static int host_alloc_gsi(void *opaque);
+
 int vm_create(struct vm *vm, const struct vm_config *cfg, const struct machine_choice *choice)
 {
 	memset(vm, 0, sizeof(*vm));
@@ -53,16 +59,126 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct machine_c
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 
+	pthread_mutex_init(&vm->routes_lock, NULL);
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0)
 		return -errno;
-	int ret = guest_mem_alloc(&vm->mem, choice->mem_bytes, choice->mmio_hole_start);
+	int ret = event_loop_init(&vm->io);
+	if (ret)
+		return ret;
+	vm->host = (struct device_host){
+		.mem = &vm->mem,
+		.loop = &vm->io,
+		.ioeventfd = host_ioeventfd,
+		.irqfd = host_irqfd,
+		.msi_route = host_msi_route,
+		.alloc_gsi = host_alloc_gsi,
+		.vm = vm,
+	};
+	ret = guest_mem_alloc(&vm->mem, choice->mem_bytes, choice->mmio_hole_start);
 	if (ret) {
 		log_err("cannot allocate %llu MiB of guest memory: %s", (unsigned long long)(choice->mem_bytes >> 20),
 			strerror(-ret));
 		return ret;
 	}
 	return arch_vm_alloc(vm, choice);
+}
+
+int vm_route_add(struct vm *vm, const struct kvm_irq_routing_entry *entry)
+{
+	if (vm->nroutes >= VM_MAX_ROUTES)
+		return -ENOSPC;
+	vm->routes[vm->nroutes++] = *entry;
+	if (entry->gsi >= vm->next_gsi)
+		vm->next_gsi = entry->gsi + 1;
+	return 0;
+}
+
+int vm_routes_commit(struct vm *vm)
+{
+	struct {
+		struct kvm_irq_routing hdr;
+		struct kvm_irq_routing_entry entries[VM_MAX_ROUTES];
+	} *table = calloc(1, sizeof(*table));
+	if (!table)
+		return -ENOMEM;
+	table->hdr.nr = vm->nroutes;
+	memcpy(table->entries, vm->routes, vm->nroutes * sizeof(vm->routes[0]));
+	int ret = ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, table) < 0 ? -errno : 0;
+	free(table);
+	return ret;
+}
+
+static int host_ioeventfd(void *opaque, uint64_t addr, uint32_t len, bool pio, bool datamatch, uint64_t data,
+			  int fd, bool assign)
+{
+	struct vm *vm = opaque;
+	struct kvm_ioeventfd io = {
+		.datamatch = data,
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) | (datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0) |
+			 (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	};
+	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+		log_err("KVM_IOEVENTFD at 0x%llx failed: %s", (unsigned long long)addr, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int host_irqfd(void *opaque, unsigned int gsi, int fd, int resample_fd, bool assign)
+{
+	struct vm *vm = opaque;
+	struct kvm_irqfd irqfd = {
+		.fd = (uint32_t)fd,
+		.gsi = gsi,
+		.flags = (assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN) | (resample_fd >= 0 ? KVM_IRQFD_FLAG_RESAMPLE : 0),
+		.resamplefd = resample_fd >= 0 ? (uint32_t)resample_fd : 0,
+	};
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+		log_err("KVM_IRQFD for GSI %u failed: %s", gsi, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int host_msi_route(void *opaque, unsigned int gsi, uint64_t addr, uint32_t data, bool valid)
+{
+	struct vm *vm = opaque;
+	int ret = 0;
+	pthread_mutex_lock(&vm->routes_lock);
+	unsigned int i;
+	for (i = 0; i < vm->nroutes; i++)
+		if (vm->routes[i].gsi == gsi && vm->routes[i].type == KVM_IRQ_ROUTING_MSI)
+			break;
+	if (!valid) {
+		if (i < vm->nroutes)
+			vm->routes[i] = vm->routes[--vm->nroutes];
+	} else {
+		struct kvm_irq_routing_entry e = { .gsi = gsi, .type = KVM_IRQ_ROUTING_MSI };
+		e.u.msi.address_lo = (uint32_t)addr;
+		e.u.msi.address_hi = (uint32_t)(addr >> 32);
+		e.u.msi.data = data;
+		if (i < vm->nroutes)
+			vm->routes[i] = e;
+		else
+			ret = vm_route_add(vm, &e);
+	}
+	if (!ret)
+		ret = vm_routes_commit(vm);
+	pthread_mutex_unlock(&vm->routes_lock);
+	return ret;
+}
+
+static int host_alloc_gsi(void *opaque)
+{
+	struct vm *vm = opaque;
+	pthread_mutex_lock(&vm->routes_lock);
+	int gsi = (int)vm->next_gsi++;
+	pthread_mutex_unlock(&vm->routes_lock);
+	return gsi;
 }
 
 int vm_open_kvm(struct vm *vm)
@@ -287,11 +403,17 @@ int vm_start(struct vm *vm)
 		}
 		vm->vcpus[i].thread_started = true;
 	}
-	return 0;
+	int ret = event_loop_start(&vm->io);
+	if (ret) {
+		log_err("cannot start the I/O thread: %s", strerror(-ret));
+		vm_request_stop(vm, VM_STOP_SETUP_FAILED);
+	}
+	return ret;
 }
 
 void vm_join(struct vm *vm)
 {
+	event_loop_stop(&vm->io);
 	for (unsigned int i = 0; vm->vcpus && i < vm->ncpus; i++) {
 		if (vm->vcpus[i].thread_started) {
 			pthread_join(vm->vcpus[i].thread, NULL);
@@ -310,6 +432,7 @@ void vm_destroy(struct vm *vm)
 	}
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+	event_loop_destroy(&vm->io);
 	arch_vm_destroy(vm);
 	guest_mem_free(&vm->mem);
 	bus_free(&vm->pio);

@@ -10,10 +10,14 @@
 
 #include "bus.h"
 #include "config.h"
+#include "device_host.h"
+#include "event_loop.h"
 #include "guest_mem.h"
 #include "stop.h"
 
 struct vm;
+
+#define VM_MAX_ROUTES 256
 
 enum vcpu_exit_kind {
 	VCPU_EXIT_IO,
@@ -55,6 +59,16 @@ struct vm {
 	struct vcpu *vcpus;
 	struct arch_vm *arch;
 
+	/* GSI routing table as last given to KVM_SET_GSI_ROUTING: the interrupt controller
+	 * pins (arch) followed by MSI routes (devices). */
+	pthread_mutex_t routes_lock;
+	struct kvm_irq_routing_entry routes[VM_MAX_ROUTES];
+	unsigned int nroutes;
+	unsigned int next_gsi;
+
+	struct event_loop io;    /* the I/O thread */
+	struct device_host host; /* what devices see of this VM */
+
 	/* Stop protocol: the first reason stored wins; stop_fd (an eventfd) wakes the main loop. */
 	int stop_reason; /* enum vm_stop_reason, accessed atomically */
 	int stop_fd;
@@ -70,6 +84,10 @@ int vm_open_kvm(struct vm *vm);
 int vm_create_vcpus(struct vm *vm);
 /* Starts one thread per vCPU running KVM_RUN and dispatching exits. */
 int vm_start(struct vm *vm);
+/* Adds an entry to the GSI routing table (not committed). */
+int vm_route_add(struct vm *vm, const struct kvm_irq_routing_entry *entry);
+/* Hands the routing table to KVM. */
+int vm_routes_commit(struct vm *vm);
 /* Asks every vCPU to leave KVM_RUN and stop; safe from any thread. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
 enum vm_stop_reason vm_stop_reason(const struct vm *vm);

@@ -4,6 +4,8 @@
 #include "tables.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #define OEM_ID "N90VMM"
@@ -78,13 +80,133 @@ uint8_t x86_table_checksum(const void *data, uint64_t len)
 	return (uint8_t)(0 - sum);
 }
 
-/* DSDT body: Name (\_S5, Package (4) { 0, 0, 0, 0 }). SLP_TYP 0 means S5 here, the value
- * StarryOS writes blindly (0x2000 = SLP_EN alone) and the one QEMU's DSDT uses too. */
-static const uint8_t dsdt_aml[] = {
-	0x08, '_', 'S', '5', '_', /* NameOp, NameSeg */
-	0x12, 0x06, 0x04,         /* PackageOp, PkgLength 6, NumElements 4 */
-	0x00, 0x00, 0x00, 0x00,   /* ZeroOp x4: SLP_TYPa, SLP_TYPb, reserved */
+/* A small AML writer (ACPI 6.4 §20): just the terms the DSDT needs. */
+struct aml {
+	uint8_t buf[2048];
+	uint32_t len;
+	bool overflow;
 };
+
+static void aml_bytes(struct aml *a, const void *data, uint32_t len)
+{
+	if (a->overflow || len > sizeof(a->buf) - a->len) {
+		a->overflow = true;
+		return;
+	}
+	memcpy(a->buf + a->len, data, len);
+	a->len += len;
+}
+
+static void aml_byte(struct aml *a, uint8_t b)
+{
+	aml_bytes(a, &b, 1);
+}
+
+/* PkgLength (§20.2.4) counts itself: returns the encoding for a body of `body` bytes. */
+static uint32_t aml_pkglength(uint32_t body, uint8_t out[4])
+{
+	for (uint32_t n = 1; n <= 4; n++) {
+		uint32_t total = body + n;
+		if (n == 1 && total < 64) {
+			out[0] = (uint8_t)total;
+			return 1;
+		}
+		if (n > 1 && total < (1u << (4 + 8 * (n - 1)))) {
+			out[0] = (uint8_t)(((n - 1) << 6) | (total & 0xf));
+			for (uint32_t i = 1; i < n; i++)
+				out[i] = (uint8_t)(total >> (4 + 8 * (i - 1)));
+			return n;
+		}
+	}
+	return 0;
+}
+
+/* Wraps a.buf[start..] in `opcode PkgLength` (Scope, Device, Package, Buffer). */
+static void aml_wrap(struct aml *a, uint32_t start, const uint8_t *opcode, uint32_t oplen)
+{
+	uint8_t pkg[4];
+	uint32_t body = a->len - start, n = aml_pkglength(body, pkg);
+	if (a->overflow || n == 0 || oplen + n > sizeof(a->buf) - a->len) {
+		a->overflow = true;
+		return;
+	}
+	memmove(a->buf + start + oplen + n, a->buf + start, body);
+	memcpy(a->buf + start, opcode, oplen);
+	memcpy(a->buf + start + oplen, pkg, n);
+	a->len += oplen + n;
+}
+
+static void aml_name_string(struct aml *a, const char *name, const char *value)
+{
+	aml_byte(a, 0x08); /* NameOp */
+	aml_bytes(a, name, 4);
+	aml_byte(a, 0x0d); /* StringPrefix */
+	aml_bytes(a, value, (uint32_t)strlen(value) + 1);
+}
+
+static void aml_name_byte(struct aml *a, const char *name, uint8_t value)
+{
+	aml_byte(a, 0x08);
+	aml_bytes(a, name, 4);
+	aml_byte(a, 0x0a); /* BytePrefix */
+	aml_byte(a, value);
+}
+
+/* Device (VRnn) { _HID "LNRO0005", _UID, _CRS { Memory32Fixed, Interrupt } }: how Linux's
+ * virtio_mmio driver finds devices through ACPI (drivers/virtio/virtio_mmio.c). */
+static void aml_virtio_mmio_device(struct aml *a, unsigned int index, const struct x86_mmio_device *d)
+{
+	static const uint8_t device_op[] = { 0x5b, 0x82 };
+	static const uint8_t buffer_op[] = { 0x11 };
+	char name[5];
+	uint32_t dev_start = a->len;
+	snprintf(name, sizeof(name), "VR%02X", index & 0xff);
+	aml_bytes(a, name, 4);
+	aml_name_string(a, "_HID", "LNRO0005");
+	aml_name_byte(a, "_UID", (uint8_t)index);
+
+	aml_byte(a, 0x08);
+	aml_bytes(a, "_CRS", 4);
+	uint32_t buf_start = a->len;
+	uint8_t res[23] = {
+		0x86, 0x09, 0x00, 0x01,        /* Memory32Fixed, read-write */
+		0, 0, 0, 0, 0, 0, 0, 0,        /* base, length */
+		0x89, 0x06, 0x00, 0x03, 0x01,  /* Extended Interrupt: consumer, edge, high, 1 entry */
+		0, 0, 0, 0,                    /* GSI */
+		0x79, 0x00,                    /* End Tag */
+	};
+	uint32_t base = (uint32_t)d->base, size = (uint32_t)d->size;
+	memcpy(res + 4, &base, 4);
+	memcpy(res + 8, &size, 4);
+	memcpy(res + 17, &d->gsi, 4);
+	aml_byte(a, 0x0a); /* BufferSize: BytePrefix */
+	aml_byte(a, sizeof(res));
+	aml_bytes(a, res, sizeof(res));
+	aml_wrap(a, buf_start, buffer_op, 1);
+	aml_wrap(a, dev_start, device_op, 2);
+}
+
+/* DSDT body: Name (\_S5, Package (4) { 0, 0, 0, 0 }) and, under \_SB, the virtio-mmio
+ * devices. SLP_TYP 0 means S5 here, the value StarryOS writes blindly (0x2000 = SLP_EN
+ * alone) and the one QEMU's DSDT uses too. */
+static int acpi_dsdt_body(struct aml *a, const struct x86_mmio_device *devs, unsigned int ndevs)
+{
+	static const uint8_t s5[] = {
+		0x08, '_', 'S', '5', '_', /* NameOp, NameSeg */
+		0x12, 0x06, 0x04,         /* PackageOp, PkgLength 6, NumElements 4 */
+		0x00, 0x00, 0x00, 0x00,   /* ZeroOp x4: SLP_TYPa, SLP_TYPb, reserved */
+	};
+	static const uint8_t scope_op[] = { 0x10 };
+	aml_bytes(a, s5, sizeof(s5));
+	if (ndevs) {
+		uint32_t start = a->len;
+		aml_bytes(a, "\\_SB_", 5);
+		for (unsigned int i = 0; i < ndevs; i++)
+			aml_virtio_mmio_device(a, i, &devs[i]);
+		aml_wrap(a, start, scope_op, 1);
+	}
+	return a->overflow ? -ENOSPC : 0;
+}
 
 static int acpi_build_madt(struct acpi_writer *w, unsigned int ncpus, uint64_t *gpa)
 {
@@ -180,10 +302,11 @@ static int acpi_build_fadt(struct acpi_writer *w, const struct x86_profile *prof
 }
 
 int x86_acpi_build(const struct guest_mem *mem, const struct x86_profile *profile, unsigned int ncpus,
-		   uint64_t *rsdp_gpa)
+		   const struct x86_mmio_device *mmio_devs, unsigned int n_mmio_devs, uint64_t *rsdp_gpa)
 {
 	struct acpi_writer w = { .mem = mem, .next = profile->acpi_addr, .end = profile->acpi_end };
-	uint8_t buf[64 + sizeof(dsdt_aml)];
+	static struct aml dsdt_body;
+	uint8_t buf[64];
 	uint64_t rsdp, facs, dsdt, fadt, madt, xsdt, rsdt;
 	int ret;
 
@@ -200,14 +323,16 @@ int x86_acpi_build(const struct guest_mem *mem, const struct x86_profile *profil
 	if (!facs || (ret = guest_mem_write(mem, facs, buf, 64)) < 0)
 		return facs ? ret : -ENOSPC;
 
-	uint32_t dsdt_len = 36 + sizeof(dsdt_aml);
-	memset(buf, 0, sizeof(buf));
-	memcpy(buf + 36, dsdt_aml, sizeof(dsdt_aml));
-	acpi_header(buf, "DSDT", dsdt_len, 2);
-	dsdt = acpi_alloc(&w, dsdt_len, 16);
+	memset(&dsdt_body, 0, sizeof(dsdt_body));
+	memset(dsdt_body.buf, 0, 36); /* room for the header */
+	dsdt_body.len = 36;
+	if ((ret = acpi_dsdt_body(&dsdt_body, mmio_devs, n_mmio_devs)) < 0)
+		return ret;
+	acpi_header(dsdt_body.buf, "DSDT", dsdt_body.len, 2);
+	dsdt = acpi_alloc(&w, dsdt_body.len, 16);
 	if (!dsdt)
 		return -ENOSPC;
-	if ((ret = acpi_commit(&w, dsdt, buf, dsdt_len)) < 0)
+	if ((ret = acpi_commit(&w, dsdt, dsdt_body.buf, dsdt_body.len)) < 0)
 		return ret;
 
 	if ((ret = acpi_build_fadt(&w, profile, facs, dsdt, &fadt)) < 0)

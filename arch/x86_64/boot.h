@@ -9,6 +9,7 @@
 
 #include "../../vmm/guest_mem.h"
 #include "profile.h"
+#include "tables.h"
 
 enum x86_kernel_format {
 	X86_FORMAT_UNKNOWN,
@@ -29,6 +30,9 @@ struct x86_boot_input {
 	size_t initrd_size;
 	const char *cmdline; /* never NULL */
 	unsigned int ncpus;
+	/* virtio-mmio devices to describe in the DSDT (may be 0). */
+	const struct x86_mmio_device *mmio_devices;
+	unsigned int n_mmio_devices;
 };
 
 struct x86_boot_plan {

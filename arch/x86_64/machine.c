@@ -72,30 +72,20 @@ int arch_choose_machine(const struct vm_config *cfg, const uint8_t *kernel, size
  * say so). KVM's default routing puts GSI 0 on pin 0, hence this table. */
 static int set_irq_routing(struct vm *vm)
 {
-	struct {
-		struct kvm_irq_routing hdr;
-		struct kvm_irq_routing_entry entries[48];
-	} r;
-	unsigned int n = 0;
-	memset(&r, 0, sizeof(r));
 	for (unsigned int gsi = 0; gsi < 24; gsi++) {
+		struct kvm_irq_routing_entry e = { .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP };
 		if (gsi < 16 && gsi != 2) {
-			r.entries[n].gsi = gsi;
-			r.entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-			r.entries[n].u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
-			r.entries[n].u.irqchip.pin = gsi % 8;
-			n++;
+			e.u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+			e.u.irqchip.pin = gsi % 8;
+			vm_route_add(vm, &e);
 		}
 		if (gsi == 2)
 			continue;
-		r.entries[n].gsi = gsi;
-		r.entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-		r.entries[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-		r.entries[n].u.irqchip.pin = gsi == 0 ? X86_PIT_IOAPIC_PIN : gsi;
-		n++;
+		e.u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		e.u.irqchip.pin = gsi == 0 ? X86_PIT_IOAPIC_PIN : gsi;
+		vm_route_add(vm, &e);
 	}
-	r.hdr.nr = n;
-	return ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, &r) < 0 ? -errno : 0;
+	return vm_routes_commit(vm);
 }
 
 int arch_vm_alloc(struct vm *vm, const struct machine_choice *choice)
@@ -144,16 +134,47 @@ int arch_vm_init(struct vm *vm)
 	return 0;
 }
 
+/* Linux learns about virtio-mmio devices only from its command line (there is no ACPI
+ * description of them): append one virtio_mmio.device= per device. Multiboot kernels
+ * (StarryOS) use PCI and get the user's command line untouched. */
+static int build_cmdline(struct vm *vm, enum x86_kernel_format format)
+{
+	struct arch_vm *a = vm->arch;
+	const struct vm_config *cfg = vm->cfg;
+	size_t len = strlen(cfg->cmdline) + 1 + 64 * cfg->ndisks;
+	a->cmdline = malloc(len);
+	if (!a->cmdline)
+		return -ENOMEM;
+	size_t n = (size_t)snprintf(a->cmdline, len, "%s", cfg->cmdline);
+	if (cfg->transport != VIRTIO_TRANSPORT_MMIO || format == X86_FORMAT_MULTIBOOT)
+		return 0;
+	for (unsigned int i = 0; i < cfg->ndisks; i++)
+		n += (size_t)snprintf(a->cmdline + n, len - n, "%svirtio_mmio.device=4K@0x%llx:%u", n ? " " : "",
+				      (unsigned long long)(a->profile->virtio_mmio_base + i * VIRTIO_MMIO_SIZE),
+				      a->profile->virtio_mmio_gsis[i]);
+	return 0;
+}
+
 int arch_load_kernel(struct vm *vm, const uint8_t *kernel, size_t kernel_size, const uint8_t *initrd,
 		     size_t initrd_size)
 {
 	struct arch_vm *a = vm->arch;
+	if (build_cmdline(vm, x86_detect_format(kernel, kernel_size)))
+		return EXIT_SETUP;
+	struct x86_mmio_device mmio[CONFIG_MAX_DISKS];
+	unsigned int nmmio = 0;
+	if (vm->cfg->transport == VIRTIO_TRANSPORT_MMIO)
+		for (; nmmio < vm->cfg->ndisks; nmmio++)
+			mmio[nmmio] = (struct x86_mmio_device){ a->profile->virtio_mmio_base + nmmio * VIRTIO_MMIO_SIZE,
+								 VIRTIO_MMIO_SIZE, a->profile->virtio_mmio_gsis[nmmio] };
 	struct x86_boot_input in = {
+		.mmio_devices = mmio,
+		.n_mmio_devices = nmmio,
 		.kernel = kernel,
 		.kernel_size = kernel_size,
 		.initrd = initrd,
 		.initrd_size = initrd_size,
-		.cmdline = vm->cfg->cmdline,
+		.cmdline = a->cmdline,
 		.ncpus = vm->ncpus,
 	};
 	char err[X86_LOAD_ERR_LEN];
@@ -177,6 +198,43 @@ static void irq_line_kvm(void *opaque, unsigned int gsi, int level)
 	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
 	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
 		log_debug("KVM_IRQ_LINE %u=%d failed: %s", gsi, level, strerror(errno));
+}
+
+int arch_open_backends(struct vm *vm)
+{
+	struct arch_vm *a = vm->arch;
+	const struct vm_config *cfg = vm->cfg;
+	for (unsigned int i = 0; i < cfg->ndisks; i++) {
+		struct blk_options opt = { cfg->disks[i].path, cfg->disks[i].read_only, cfg->disks[i].direct };
+		int ret = virtio_blk_init(&a->disks[i], &opt, &vm->mem, i);
+		if (ret)
+			return ret == -ENOENT || ret == -EACCES || ret == -EISDIR || ret == -EINVAL ? EXIT_NO_INPUT
+												 : EXIT_SETUP;
+		a->ndisks++;
+	}
+	if (cfg->ndisks && cfg->transport == VIRTIO_TRANSPORT_PCI) {
+		fprintf(stderr, "n90vmm: --virtio-transport pci is not built yet; use --virtio-transport mmio\n");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int create_virtio_devices(struct vm *vm)
+{
+	struct arch_vm *a = vm->arch;
+	const struct x86_profile *p = a->profile;
+	for (unsigned int i = 0; i < a->ndisks; i++) {
+		uint64_t base = p->virtio_mmio_base + i * VIRTIO_MMIO_SIZE;
+		int ret = virtio_mmio_init(&a->mmio[i], &a->disks[i].dev, &vm->host, base, p->virtio_mmio_gsis[i]);
+		if (!ret)
+			ret = bus_register(&vm->mmio, base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, &a->mmio[i], "virtio-mmio");
+		if (ret)
+			return ret;
+		log_debug("virtio-blk %u: '%s'%s at 0x%llx, GSI %u, %llu sectors", i, vm->cfg->disks[i].path,
+			  a->disks[i].read_only ? " (read-only)" : "", (unsigned long long)base, p->virtio_mmio_gsis[i],
+			  (unsigned long long)a->disks[i].capacity);
+	}
+	return 0;
 }
 
 int arch_create_devices(struct vm *vm, struct console *console)
@@ -209,7 +267,7 @@ int arch_create_devices(struct vm *vm, struct console *console)
 		log_err("device address ranges overlap in profile %s", p->name);
 		return -EEXIST;
 	}
-	return 0;
+	return create_virtio_devices(vm);
 }
 
 size_t arch_console_input(struct vm *vm, const uint8_t *buf, size_t len)
@@ -228,6 +286,14 @@ void arch_print_stats(const struct vm *vm)
 				(unsigned long long)s->rx_overruns, (unsigned long long)s->irqs);
 	}
 	fprintf(stderr, "stats: post-code writes=%llu last=0x%02x\n", (unsigned long long)a->post.writes, a->post.last);
+	for (unsigned int i = 0; i < a->ndisks; i++) {
+		const struct virtio_stats *s = &a->disks[i].dev.stats;
+		fprintf(stderr,
+			"stats: virtio-blk%u notifies=%llu interrupts=%llu requests=%llu read=%llu written=%llu errors=%llu\n",
+			i, (unsigned long long)s->notifies, (unsigned long long)s->interrupts,
+			(unsigned long long)s->requests, (unsigned long long)s->bytes_read,
+			(unsigned long long)s->bytes_written, (unsigned long long)s->errors);
+	}
 }
 
 void arch_vm_destroy(struct vm *vm)
@@ -238,7 +304,10 @@ void arch_vm_destroy(struct vm *vm)
 	for (unsigned int i = 0; i < 4; i++)
 		if (a->uarts[i].name)
 			serial_destroy(&a->uarts[i]);
+	for (unsigned int i = 0; i < a->ndisks; i++)
+		virtio_blk_destroy(&a->disks[i]);
 	free(a->supported_cpuid);
+	free(a->cmdline);
 	free(a);
 	vm->arch = NULL;
 }

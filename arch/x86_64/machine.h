@@ -8,6 +8,8 @@
 #include "../../devices/reset_control.h"
 #include "../../devices/rtc.h"
 #include "../../devices/serial.h"
+#include "../../devices/virtio/blk.h"
+#include "../../devices/virtio/mmio.h"
 #include "../arch.h"
 #include "boot.h"
 #include "cpuid.h"
@@ -30,6 +32,11 @@ struct arch_vm {
 	struct acpi_pm pm;
 	struct post_code post;
 	struct reset_control reset;
+
+	unsigned int ndisks;
+	struct virtio_blk disks[CONFIG_MAX_DISKS];
+	struct virtio_mmio mmio[CONFIG_MAX_DISKS];
+	char *cmdline; /* the user's, plus virtio_mmio.device= entries for Linux */
 };
 
 #endif

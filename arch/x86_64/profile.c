@@ -9,7 +9,8 @@
 	.page_tables_addr = 0x9000, .cmdline_addr = 0x20000, .cmdline_max = 2048,                    \
 	.mptable_addr = 0x9e800, .acpi_addr = 0xe0000, .acpi_end = 0x100000, .pm1_base = 0x600,      \
 	.sci_irq = 9,                                                                                \
-	.uarts = { { 0x3f8, 4 }, { 0x2f8, 3 }, { 0x3e8, 4 }, { 0x2e8, 3 } }
+	.uarts = { { 0x3f8, 4 }, { 0x2f8, 3 }, { 0x3e8, 4 }, { 0x2e8, 3 } },                          \
+	.virtio_mmio_gsis = { 5, 6, 7, 10, 11, 12, 14, 15 }
 
 static const struct x86_profile profiles[] = {
 	{
@@ -19,6 +20,12 @@ static const struct x86_profile profiles[] = {
 		.name = "starry-x86",
 		.summary = "StarryOS/ArceOS x86-pc: multiboot, ECAM 0xB0000000, PM1 control 0x604",
 		.mmio_hole_start = 0xb0000000,
+		/* The kernel maps only 0xFE00_0000..0xFEBF_FFFF for devices: BARs and virtio-mmio
+		 * both live there. */
+		.pci_ecam_base = 0xb0000000,
+		.pci_window_base = 0xfe000000,
+		.pci_window_size = 0xb00000,
+		.virtio_mmio_base = 0xfeb00000,
 		.boot_info_addr = 0x10000,
 		.default_cpus = 4,
 		.default_mem_mib = 1024,
@@ -29,6 +36,12 @@ static const struct x86_profile profiles[] = {
 		.name = "crosvm-x86",
 		.summary = "crosvm x86_64 layout: RAM hole at 0xD0000000, Linux and multiboot",
 		.mmio_hole_start = 0xd0000000,
+		/* Low MMIO 0xD000_0000..0xF400_0000, ECAM above it; virtio-mmio takes the top
+		 * 64 MiB of the low MMIO range. */
+		.pci_ecam_base = 0xf4000000,
+		.pci_window_base = 0xd0000000,
+		.pci_window_size = 0x20000000,
+		.virtio_mmio_base = 0xf0000000,
 		.boot_info_addr = 0x6000,
 		.default_cpus = 1,
 		.default_mem_mib = 256,

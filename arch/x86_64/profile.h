@@ -39,6 +39,15 @@ struct x86_profile {
 	/* COM1..COM4. COM1 carries the console; the others accept and drop output. */
 	struct x86_legacy_uart uarts[4];
 
+	/* PCI: ECAM base (256 buses x 1 MiB) and the window BARs are pre-assigned from. */
+	uint64_t pci_ecam_base;
+	uint64_t pci_window_base, pci_window_size;
+
+	/* virtio-mmio devices: 4 KiB apart from this base, interrupts on these ISA GSIs (edge
+	 * triggered, active high without any ACPI override). */
+	uint64_t virtio_mmio_base;
+	uint8_t virtio_mmio_gsis[8];
+
 	uint32_t default_cpus;
 	uint64_t default_mem_mib;
 };

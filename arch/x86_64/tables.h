@@ -18,10 +18,17 @@
 /* ISA IRQ 0 (the PIT) reaches IOAPIC pin 2, as on a PC; see x86_irq_routing(). */
 #define X86_PIT_IOAPIC_PIN 2
 
+/* A memory-mapped device described to the guest in the DSDT (virtio-mmio). */
+struct x86_mmio_device {
+	uint64_t base;
+	uint64_t size;
+	uint32_t gsi;
+};
+
 /* Writes the ACPI tables at profile->acpi_addr; returns 0 and the RSDP address, or -errno
  * if they do not fit below profile->acpi_end or that area is not RAM. */
 int x86_acpi_build(const struct guest_mem *mem, const struct x86_profile *profile, unsigned int ncpus,
-		   uint64_t *rsdp_gpa);
+		   const struct x86_mmio_device *mmio_devs, unsigned int n_mmio_devs, uint64_t *rsdp_gpa);
 /* Writes the MP floating pointer and configuration table at profile->mptable_addr. */
 int x86_mptable_build(const struct guest_mem *mem, const struct x86_profile *profile, unsigned int ncpus);
 

@@ -1,0 +1,105 @@
+/* PCI: a host bridge on bus 0 with configuration access through conf1 (0xCF8/0xCFC) and ECAM,
+ * type-0 configuration space per function (vendor/device/class, BARs with sizing, a
+ * capability list, MSI-X), and BAR dispatch. BARs are assigned by the monitor inside the
+ * profile's window before the guest starts (StarryOS has no BAR allocator); a guest that
+ * moves a BAR is followed. All BAR accesses go through one MMIO bus range covering the window
+ * and are dispatched here by the BARs' current addresses. */
+#ifndef N90_PCI_H
+#define N90_PCI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../vmm/bus.h"
+
+#define PCI_MAX_DEVICES 32 /* bus 0 only: one function per slot */
+#define PCI_CONFIG_SIZE 256
+#define PCI_BARS 6
+
+/* Registers (PCI Local Bus 3.0 §6.1). */
+#define PCI_VENDOR_ID 0x00
+#define PCI_DEVICE_ID 0x02
+#define PCI_COMMAND 0x04
+#define PCI_STATUS 0x06
+#define PCI_REVISION 0x08
+#define PCI_CLASS_PROG 0x09
+#define PCI_HEADER_TYPE 0x0e
+#define PCI_BAR0 0x10
+#define PCI_SUBSYSTEM_VENDOR_ID 0x2c
+#define PCI_SUBSYSTEM_ID 0x2e
+#define PCI_CAPABILITY_LIST 0x34
+#define PCI_INTERRUPT_LINE 0x3c
+#define PCI_INTERRUPT_PIN 0x3d
+#define PCI_COMMAND_IO 0x1
+#define PCI_COMMAND_MEMORY 0x2
+#define PCI_COMMAND_MASTER 0x4
+#define PCI_COMMAND_INTX_DISABLE 0x400
+#define PCI_STATUS_CAP_LIST 0x10
+#define PCI_STATUS_INTERRUPT 0x08
+#define PCI_CAP_ID_VNDR 0x09
+#define PCI_CAP_ID_MSIX 0x11
+
+struct pci_device;
+
+struct pci_device_ops {
+	/* BAR access; offset is relative to the BAR's start. */
+	void (*bar_read)(struct pci_device *dev, unsigned int bar, uint64_t offset, uint8_t *data, uint32_t len);
+	void (*bar_write)(struct pci_device *dev, unsigned int bar, uint64_t offset, const uint8_t *data, uint32_t len);
+	/* A BAR's address changed (guest reprogrammed it), or memory decoding was switched;
+	 * `addr` is 0 while the BAR does not decode. Used to move ioeventfds. */
+	void (*bar_moved)(struct pci_device *dev, unsigned int bar, uint64_t addr);
+	/* A write to configuration space at or above 0x40 (capabilities) landed. */
+	void (*config_written)(struct pci_device *dev, uint32_t offset, uint32_t len);
+};
+
+struct pci_bar {
+	uint64_t addr; /* assigned address; 0 = unused BAR */
+	uint64_t size; /* power of two, >= 4 KiB for memory BARs */
+	bool sizing;   /* the guest wrote all ones: reads return the size mask */
+};
+
+struct pci_device {
+	uint8_t config[PCI_CONFIG_SIZE];
+	/* Bits the guest may change, per byte of config space (1 = writable). */
+	uint8_t wmask[PCI_CONFIG_SIZE];
+	struct pci_bar bars[PCI_BARS];
+	uint8_t next_cap; /* where pci_add_capability() puts the next one */
+	unsigned int slot;
+	const struct pci_device_ops *ops;
+	void *opaque;
+};
+
+struct pci_bus {
+	pthread_mutex_t lock; /* config writes (BAR moves) vs. BAR dispatch from vCPUs */
+	struct pci_device *devices[PCI_MAX_DEVICES];
+	struct pci_device host_bridge;
+	uint32_t conf1_address; /* last value written to 0xCF8 */
+	uint64_t window_base, window_size, window_next; /* BAR allocation window */
+	uint64_t ecam_base;
+};
+
+/* ECAM at ecam_base (may be 0: none), BARs allocated from [window_base, +window_size). */
+void pci_bus_init(struct pci_bus *bus, uint64_t ecam_base, uint64_t window_base, uint64_t window_size);
+/* Configures a type-0 header. */
+void pci_device_init(struct pci_device *dev, uint16_t vendor, uint16_t device, uint32_t class_code,
+		     uint16_t subsys_vendor, uint16_t subsys_id, const struct pci_device_ops *ops, void *opaque);
+/* Assigns a memory BAR of `size` bytes (power of two) from the window; 0 or -ENOSPC. */
+int pci_device_add_bar(struct pci_bus *bus, struct pci_device *dev, unsigned int bar, uint64_t size);
+/* Appends a capability of `len` bytes (id and next pointer are filled in); returns its
+ * offset in config space, or 0 when config space is full. */
+uint8_t pci_add_capability(struct pci_device *dev, uint8_t id, const uint8_t *body, uint8_t len);
+/* Puts the device in the first free slot (1..31; slot 0 is the host bridge). */
+int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev);
+
+/* Configuration access, as conf1 and ECAM both reach it. */
+void pci_config_read(struct pci_bus *bus, unsigned int busnr, unsigned int slot, unsigned int func,
+		     uint32_t offset, uint8_t *data, uint32_t len);
+void pci_config_write(struct pci_bus *bus, unsigned int busnr, unsigned int slot, unsigned int func,
+		      uint32_t offset, const uint8_t *data, uint32_t len);
+
+/* Bus ops: conf1 registers at 0xCF8 (4 bytes, address) and 0xCFC (4 bytes, data); ECAM of
+ * 256 buses x 32 slots x 8 functions x 4 KiB; the BAR window. opaque = the pci_bus. */
+extern const struct bus_ops pci_conf1_address_ops, pci_conf1_data_ops, pci_ecam_ops, pci_window_ops;
+
+#endif
