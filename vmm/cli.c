@@ -14,6 +14,7 @@ enum long_only_option {
 	OPT_NO_STDIN,
 	OPT_DISK,
 	OPT_TRANSPORT,
+	OPT_CONSOLE,
 };
 
 static const struct option long_options[] = {
@@ -25,6 +26,7 @@ static const struct option long_options[] = {
 	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "virtio-transport", required_argument, NULL, OPT_TRANSPORT },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-stdin", no_argument, NULL, OPT_NO_STDIN },
 	{ "stats", no_argument, NULL, OPT_STATS },
@@ -50,6 +52,8 @@ void cli_print_help(void)
 	       "      --virtio-transport pci|mmio\n"
 	       "                        how virtio devices attach (default mmio; mmio adds\n"
 	       "                        virtio_mmio.device= to a Linux command line)\n"
+	       "      --console serial|virtio\n"
+	       "                        console device: COM1 (default) or virtio-console (hvc0)\n"
 	       "      --timeout SEC     stop the guest after SEC seconds (exit 124)\n"
 	       "      --no-stdin        do not feed standard input to the guest console\n"
 	       "      --stats           print device and exit counters when the VM stops\n"
@@ -68,7 +72,7 @@ void cli_print_help(void)
 void cli_print_features(void)
 {
 	static const char *const features[] = {
-		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc", "virtio-mmio",
+		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc", "virtio-mmio", "virtio-blk", "virtio-console",
 	};
 	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
 		printf("%s\n", features[i]);
@@ -205,6 +209,16 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *er
 			if (parse_disk(optarg, &cfg->disks[cfg->ndisks], err, errlen))
 				return CLI_ERROR;
 			cfg->ndisks++;
+			break;
+		case OPT_CONSOLE:
+			if (strcmp(optarg, "serial") == 0)
+				cfg->console = CONSOLE_SERIAL;
+			else if (strcmp(optarg, "virtio") == 0)
+				cfg->console = CONSOLE_VIRTIO;
+			else {
+				snprintf(err, errlen, "--console: '%s' is not serial or virtio", optarg);
+				return CLI_ERROR;
+			}
 			break;
 		case OPT_TRANSPORT:
 			if (strcmp(optarg, "pci") == 0)

@@ -19,6 +19,11 @@ enum virtio_transport_kind {
 	VIRTIO_TRANSPORT_MMIO,
 };
 
+enum console_kind {
+	CONSOLE_SERIAL, /* COM1 (16550) carries the console */
+	CONSOLE_VIRTIO, /* virtio-console (hvc0); COM1 output is dropped */
+};
+
 struct vm_config {
 	const char *kernel_path;
 	const char *rootfs_path; /* optional second positional argument: the last disk */
@@ -35,6 +40,7 @@ struct vm_config {
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned int ndisks;
 	enum virtio_transport_kind transport;
+	enum console_kind console;
 };
 
 #endif

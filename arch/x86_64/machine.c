@@ -134,21 +134,30 @@ int arch_vm_init(struct vm *vm)
 	return 0;
 }
 
-/* Linux learns about virtio-mmio devices only from its command line (there is no ACPI
- * description of them): append one virtio_mmio.device= per device. Multiboot kernels
- * (StarryOS) use PCI and get the user's command line untouched. */
+/* Virtio devices in attach order: the disks, then the console when it is virtio. */
+static unsigned int virtio_device_count(const struct vm_config *cfg)
+{
+	return cfg->ndisks + (cfg->console == CONSOLE_VIRTIO);
+}
+
+/* Linux finds virtio-mmio devices in the DSDT (kernels built without
+ * VIRTIO_MMIO_CMDLINE_DEVICES, like Debian's, only there) or on its command line: append
+ * one virtio_mmio.device= per device as well; a kernel that sees both binds the first and
+ * refuses the duplicate's memory region. Multiboot kernels (StarryOS) use PCI and get the
+ * user's command line untouched. */
 static int build_cmdline(struct vm *vm, enum x86_kernel_format format)
 {
 	struct arch_vm *a = vm->arch;
 	const struct vm_config *cfg = vm->cfg;
-	size_t len = strlen(cfg->cmdline) + 1 + 64 * cfg->ndisks;
+	unsigned int ndev = virtio_device_count(cfg);
+	size_t len = strlen(cfg->cmdline) + 1 + 64 * ndev;
 	a->cmdline = malloc(len);
 	if (!a->cmdline)
 		return -ENOMEM;
 	size_t n = (size_t)snprintf(a->cmdline, len, "%s", cfg->cmdline);
 	if (cfg->transport != VIRTIO_TRANSPORT_MMIO || format == X86_FORMAT_MULTIBOOT)
 		return 0;
-	for (unsigned int i = 0; i < cfg->ndisks; i++)
+	for (unsigned int i = 0; i < ndev; i++)
 		n += (size_t)snprintf(a->cmdline + n, len - n, "%svirtio_mmio.device=4K@0x%llx:%u", n ? " " : "",
 				      (unsigned long long)(a->profile->virtio_mmio_base + i * VIRTIO_MMIO_SIZE),
 				      a->profile->virtio_mmio_gsis[i]);
@@ -161,10 +170,10 @@ int arch_load_kernel(struct vm *vm, const uint8_t *kernel, size_t kernel_size, c
 	struct arch_vm *a = vm->arch;
 	if (build_cmdline(vm, x86_detect_format(kernel, kernel_size)))
 		return EXIT_SETUP;
-	struct x86_mmio_device mmio[CONFIG_MAX_DISKS];
+	struct x86_mmio_device mmio[X86_MAX_VIRTIO];
 	unsigned int nmmio = 0;
 	if (vm->cfg->transport == VIRTIO_TRANSPORT_MMIO)
-		for (; nmmio < vm->cfg->ndisks; nmmio++)
+		for (; nmmio < virtio_device_count(vm->cfg); nmmio++)
 			mmio[nmmio] = (struct x86_mmio_device){ a->profile->virtio_mmio_base + nmmio * VIRTIO_MMIO_SIZE,
 								 VIRTIO_MMIO_SIZE, a->profile->virtio_mmio_gsis[nmmio] };
 	struct x86_boot_input in = {
@@ -211,6 +220,7 @@ int arch_open_backends(struct vm *vm)
 			return ret == -ENOENT || ret == -EACCES || ret == -EISDIR || ret == -EINVAL ? EXIT_NO_INPUT
 												 : EXIT_SETUP;
 		a->ndisks++;
+		a->virtio[a->nvirtio++] = &a->disks[i].dev;
 	}
 	if (cfg->ndisks && cfg->transport == VIRTIO_TRANSPORT_PCI) {
 		fprintf(stderr, "n90vmm: --virtio-transport pci is not built yet; use --virtio-transport mmio\n");
@@ -219,21 +229,33 @@ int arch_open_backends(struct vm *vm)
 	return 0;
 }
 
-static int create_virtio_devices(struct vm *vm)
+static void virtio_console_write(void *opaque, const uint8_t *buf, size_t len)
+{
+	console_write(opaque, buf, len);
+}
+
+static int create_virtio_devices(struct vm *vm, struct console *console)
 {
 	struct arch_vm *a = vm->arch;
 	const struct x86_profile *p = a->profile;
-	for (unsigned int i = 0; i < a->ndisks; i++) {
+	if (vm->cfg->console == CONSOLE_VIRTIO) {
+		struct virtio_console_sink sink = { virtio_console_write, console_rx_ready, console };
+		virtio_console_init(&a->vconsole, &vm->mem, sink);
+		a->virtio[a->nvirtio++] = &a->vconsole.dev;
+	}
+	for (unsigned int i = 0; i < a->nvirtio; i++) {
 		uint64_t base = p->virtio_mmio_base + i * VIRTIO_MMIO_SIZE;
-		int ret = virtio_mmio_init(&a->mmio[i], &a->disks[i].dev, &vm->host, base, p->virtio_mmio_gsis[i]);
+		int ret = virtio_mmio_init(&a->mmio[i], a->virtio[i], &vm->host, base, p->virtio_mmio_gsis[i]);
 		if (!ret)
 			ret = bus_register(&vm->mmio, base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, &a->mmio[i], "virtio-mmio");
 		if (ret)
 			return ret;
-		log_debug("virtio-blk %u: '%s'%s at 0x%llx, GSI %u, %llu sectors", i, vm->cfg->disks[i].path,
-			  a->disks[i].read_only ? " (read-only)" : "", (unsigned long long)base, p->virtio_mmio_gsis[i],
-			  (unsigned long long)a->disks[i].capacity);
+		log_debug("%s %u at 0x%llx, GSI %u", a->virtio[i]->name, i, (unsigned long long)base,
+			  p->virtio_mmio_gsis[i]);
 	}
+	for (unsigned int i = 0; i < a->ndisks; i++)
+		log_debug("virtio-blk %u: '%s'%s, %llu sectors", i, vm->cfg->disks[i].path,
+			  a->disks[i].read_only ? " (read-only)" : "", (unsigned long long)a->disks[i].capacity);
 	return 0;
 }
 
@@ -247,7 +269,7 @@ int arch_create_devices(struct vm *vm, struct console *console)
 	for (unsigned int i = 0; i < 4; i++) {
 		struct irq_line irq = { irq_line_kvm, vm, p->uarts[i].irq };
 		struct serial_sink sink = { 0 };
-		if (i == 0)
+		if (i == 0 && vm->cfg->console == CONSOLE_SERIAL)
 			sink = (struct serial_sink){ console_put_byte, console_rx_ready, console };
 		serial_init(&a->uarts[i], uart_names[i], irq, sink);
 		ret |= bus_register(&vm->pio, p->uarts[i].port, SERIAL_REG_COUNT, &serial_bus_ops, &a->uarts[i],
@@ -267,11 +289,13 @@ int arch_create_devices(struct vm *vm, struct console *console)
 		log_err("device address ranges overlap in profile %s", p->name);
 		return -EEXIST;
 	}
-	return create_virtio_devices(vm);
+	return create_virtio_devices(vm, console);
 }
 
 size_t arch_console_input(struct vm *vm, const uint8_t *buf, size_t len)
 {
+	if (vm->cfg->console == CONSOLE_VIRTIO)
+		return virtio_console_receive(&vm->arch->vconsole, buf, len);
 	return serial_receive(&vm->arch->uarts[0], buf, len);
 }
 
@@ -286,11 +310,11 @@ void arch_print_stats(const struct vm *vm)
 				(unsigned long long)s->rx_overruns, (unsigned long long)s->irqs);
 	}
 	fprintf(stderr, "stats: post-code writes=%llu last=0x%02x\n", (unsigned long long)a->post.writes, a->post.last);
-	for (unsigned int i = 0; i < a->ndisks; i++) {
-		const struct virtio_stats *s = &a->disks[i].dev.stats;
+	for (unsigned int i = 0; i < a->nvirtio; i++) {
+		const struct virtio_stats *s = &a->virtio[i]->stats;
 		fprintf(stderr,
-			"stats: virtio-blk%u notifies=%llu interrupts=%llu requests=%llu read=%llu written=%llu errors=%llu\n",
-			i, (unsigned long long)s->notifies, (unsigned long long)s->interrupts,
+			"stats: %s%u notifies=%llu interrupts=%llu requests=%llu read=%llu written=%llu errors=%llu\n",
+			a->virtio[i]->name, i, (unsigned long long)s->notifies, (unsigned long long)s->interrupts,
 			(unsigned long long)s->requests, (unsigned long long)s->bytes_read,
 			(unsigned long long)s->bytes_written, (unsigned long long)s->errors);
 	}

@@ -9,6 +9,7 @@
 #include "../../devices/rtc.h"
 #include "../../devices/serial.h"
 #include "../../devices/virtio/blk.h"
+#include "../../devices/virtio/console.h"
 #include "../../devices/virtio/mmio.h"
 #include "../arch.h"
 #include "boot.h"
@@ -19,6 +20,8 @@
  * and outside RAM; this sits just under the BIOS ROM area every profile keeps free. */
 #define X86_TSS_ADDR 0xfffbd000u
 #define X86_IDENTITY_MAP_ADDR 0xfffbc000u
+
+#define X86_MAX_VIRTIO (CONFIG_MAX_DISKS + 1)
 
 struct arch_vm {
 	const struct x86_profile *profile;
@@ -35,7 +38,11 @@ struct arch_vm {
 
 	unsigned int ndisks;
 	struct virtio_blk disks[CONFIG_MAX_DISKS];
-	struct virtio_mmio mmio[CONFIG_MAX_DISKS];
+	struct virtio_console vconsole;
+	/* Every virtio device in attach order (disks, then the console) and its transport. */
+	unsigned int nvirtio;
+	struct virtio_dev *virtio[X86_MAX_VIRTIO];
+	struct virtio_mmio mmio[X86_MAX_VIRTIO];
 	char *cmdline; /* the user's, plus virtio_mmio.device= entries for Linux */
 };
 
