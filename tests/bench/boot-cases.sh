@@ -1,0 +1,23 @@
+#!/bin/sh
+# Boot-time benchmark cases, run where /dev/kvm works (the host, or the rig's L1 VM):
+# n90vmm and QEMU boot the same test guest file with the same command line, several times
+# each, and runstat records time to the first serial byte, time to exit and peak RSS.
+# Prints one JSON object per run. It measures; it never decides a test verdict.
+# usage: boot-cases.sh RUNSTAT N90VMM QEMU QEMU_DATA_DIR GUEST RUNS
+runstat=$1 n90=$2 qemu=$3 qdata=$4 guest=$5 runs=$6
+args="expect_cpus=1 expect_mem_mb=256"
+log=${TMPDIR:-/tmp}/n90-bench.$$
+: >"$log"
+i=0
+while [ "$i" -lt "$runs" ]; do
+	"$runstat" n90vmm "$n90" --no-stdin -c 1 -m 256 -p "$args" "$guest" >/dev/null 2>>"$log"
+	"$runstat" qemu-microvm "$qemu" -L "$qdata" -M microvm -accel kvm -cpu host,-arch-capabilities -smp 1 -m 256 \
+		-nodefaults -nographic -no-reboot -monitor none -serial stdio -kernel "$guest" -append "$args" \
+		>/dev/null 2>>"$log"
+	"$runstat" qemu-q35 "$qemu" -L "$qdata" -M q35 -accel kvm -cpu host,-arch-capabilities -smp 1 -m 256 \
+		-nodefaults -nographic -no-reboot -monitor none -serial stdio -kernel "$guest" -append "$args" \
+		>/dev/null 2>>"$log"
+	i=$((i + 1))
+done
+grep "^{" "$log"
+rm -f "$log"
