@@ -1,0 +1,126 @@
+#!/bin/sh
+# Runs the rig's scenarios inside L1 (busybox sh), one n90vmm boot of Debian's kernel each,
+# and prints one verdict line per scenario:  SCENARIO <name> <pass|FAIL|not-built> <seconds>
+# usage: l1-scenarios.sh DIR   (DIR holds n90vmm, vmlinuz, vmlinux, l2.cpio.gz, rootfs.ext4,
+#                               e2fsck, debugfs)
+d=$1
+cd "$d" || exit 1
+features=$(./n90vmm --features 2>/dev/null)
+base="console=ttyS0 panic=-1 quiet"
+now() { cut -d' ' -f1 /proc/uptime; }
+has() { echo "$features" | grep -qx "$1"; }
+
+verdict() { # NAME VERDICT START
+	echo "SCENARIO $1 $2 $(awk -v a="$3" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')"
+}
+
+# scenario NAME FEATURE... : runs the function run_NAME when every feature is built.
+scenario() {
+	name=$1
+	shift
+	for f in "$@"; do
+		if ! has "$f"; then
+			echo "SCENARIO $name not-built 0"
+			return
+		fi
+	done
+	start=$(now)
+	echo "=== $name"
+	if "run_$(echo "$name" | tr - _)" >"$name.log" 2>&1; then
+		verdict "$name" pass "$start"
+	else
+		verdict "$name" FAIL "$start"
+		sed 's/^/    | /' "$name.log" | tail -40
+	fi
+}
+
+boot() { # n90vmm with a timeout; console to stdout
+	./n90vmm --no-stdin --timeout 120 -m 512 "$@"
+}
+
+run_linux_bzimage_initrd() {
+	boot -p "$base scenario=none" -i l2.cpio.gz vmlinuz >out.txt 2>&1
+	rc=$?
+	cat out.txt
+	[ $rc -eq 0 ] && grep -q 'L2-USERSPACE-OK' out.txt
+}
+
+run_linux_pvh_vmlinux() {
+	boot -p "$base scenario=none" -i l2.cpio.gz vmlinux >out.txt 2>&1
+	rc=$?
+	cat out.txt
+	[ $rc -eq 0 ] && grep -q 'L2-USERSPACE-OK' out.txt
+}
+
+run_linux_smp_2cpu() {
+	boot -c 2 -p "$base scenario=none" -i l2.cpio.gz vmlinuz >out.txt 2>&1
+	rc=$?
+	cat out.txt
+	[ $rc -eq 0 ] && grep -q 'L2-USERSPACE-OK scenario=none cpus=2' out.txt
+}
+
+rootfs_checks() { # the guest's file is on the host side, and the filesystem is clean
+	./e2fsck -fn rootfs-copy.ext4 && ./debugfs -R 'cat /l2-was-here' rootfs-copy.ext4 2>/dev/null |
+		grep -q 'written by L2 at boot'
+}
+
+run_virtio_blk_mmio_rootfs() {
+	cp rootfs.ext4 rootfs-copy.ext4
+	boot --virtio-transport mmio -p "$base scenario=blk-rootfs" -i l2.cpio.gz vmlinuz rootfs-copy.ext4 >out.txt 2>&1
+	rc=$?
+	cat out.txt
+	[ $rc -eq 0 ] && grep -q 'L2-ROOTFS-INIT-OK root=/dev/vda' out.txt && rootfs_checks
+}
+
+run_virtio_blk_pci_rootfs() {
+	cp rootfs.ext4 rootfs-copy.ext4
+	boot --virtio-transport pci -p "$base scenario=blk-rootfs" -i l2.cpio.gz vmlinuz rootfs-copy.ext4 >out.txt 2>&1
+	rc=$?
+	cat out.txt
+	[ $rc -eq 0 ] && grep -q 'L2-ROOTFS-INIT-OK root=/dev/vda' out.txt && rootfs_checks
+}
+
+run_virtio_blk_readonly() {
+	before=$(md5sum <rootfs.ext4 | cut -d' ' -f1)
+	boot --virtio-transport mmio --disk rootfs.ext4,ro -p "$base scenario=blk-readonly" -i l2.cpio.gz vmlinuz \
+		>out.txt 2>&1
+	rc=$?
+	cat out.txt
+	after=$(md5sum <rootfs.ext4 | cut -d' ' -f1)
+	echo "host md5 before $before after $after"
+	[ $rc -eq 0 ] && [ "$before" = "$after" ] && grep -q "L2-RO-MD5 $before" out.txt &&
+		grep -q 'L2-RO-WRITE-REFUSED' out.txt
+}
+
+run_hvc0_console() {
+	# Input goes in only once the guest says it reads hvc0 (a tty drops input nobody has open).
+	rm -f hvc.in
+	mkfifo hvc.in
+	./n90vmm --timeout 120 -m 512 --console virtio --virtio-transport mmio \
+		-p "$base scenario=hvc0" -i l2.cpio.gz vmlinuz <hvc.in >out.txt 2>&1 &
+	pid=$!
+	exec 3>hvc.in
+	i=0
+	while [ $i -lt 1200 ] && ! grep -q 'L2-HVC0-READY' out.txt; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "typed-into-hvc0" >&3
+	exec 3>&-
+	wait $pid
+	rc=$?
+	cat out.txt
+	[ $rc -eq 0 ] && grep -q 'L2-HVC0-READY' out.txt && grep -q 'L2-HVC0-GOT:typed-into-hvc0' out.txt
+}
+
+scenario linux-bzimage-initrd bzimage
+scenario linux-pvh-vmlinux pvh
+scenario linux-smp-2cpu acpi
+scenario virtio-blk-mmio-rootfs virtio-blk virtio-mmio
+scenario virtio-blk-pci-rootfs virtio-blk virtio-pci
+scenario virtio-blk-readonly virtio-blk virtio-mmio
+scenario hvc0-console virtio-console virtio-mmio
+scenario virtio-net-tap virtio-net
+scenario harness-command harness
+scenario sandbox seccomp
+echo "SCENARIOS-DONE"

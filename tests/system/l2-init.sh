@@ -1,0 +1,42 @@
+#!/bin/busybox sh
+# init of the rig's L2 initramfs (Debian's kernel inside n90vmm). The scenario comes from
+# the kernel command line (scenario=NAME); results are printed as lines the L1 side checks.
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+scenario=
+for word in $(cat /proc/cmdline); do
+	case $word in scenario=*) scenario=${word#scenario=} ;; esac
+done
+load() { for m in "$@"; do insmod "/lib/modules/$m.ko" 2>/dev/null; done; }
+echo "L2-USERSPACE-OK scenario=$scenario cpus=$(grep -c ^processor /proc/cpuinfo)"
+case $scenario in
+blk-rootfs)
+	load virtio_ring virtio virtio_mmio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk
+	mkdir -p /newroot
+	if mount -t ext4 /dev/vda /newroot; then
+		# The rootfs's own init writes a file and powers off (a real switch_root).
+		exec switch_root /newroot /sbin/init
+	fi
+	echo "L2-ROOTFS-MOUNT-FAILED"
+	;;
+blk-readonly)
+	load virtio_ring virtio virtio_mmio virtio_blk
+	echo "L2-RO-MD5 $(md5sum </dev/vda | cut -d' ' -f1)"
+	if dd if=/dev/zero of=/dev/vda bs=512 count=8 conv=fsync 2>/dev/null; then
+		echo "L2-RO-WRITE-ACCEPTED"
+	else
+		echo "L2-RO-WRITE-REFUSED"
+	fi
+	;;
+hvc0)
+	load virtio_ring virtio virtio_mmio virtio_console
+	sleep 0.2
+	exec </dev/hvc0 >/dev/hvc0 2>&1
+	echo "L2-HVC0-READY"
+	read -r line
+	echo "L2-HVC0-GOT:$line"
+	;;
+esac
+poweroff -f

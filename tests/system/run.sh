@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The system-test rig: real Linux (Debian's kernel, unmodified) as n90vmm's guest on real KVM,
+# inside an L1 Debian booted under QEMU's software emulation. Builds the L2 material, runs
+# every scenario in one L1 session, prints a table and exits non-zero on any FAIL.
+# usage: tests/system/run.sh            (make system-test builds n90vmm first)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+rig=${RIG_DIR:-$root/build/rig}
+here=$root/tests/system
+start=$(date +%s)
+
+"$here/fetch-kernel.sh"
+k=$rig/kernel
+mkdir -p "$rig/logs"
+work=$(mktemp -d "${TMPDIR:-/tmp}/n90-rig.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# L2 initramfs: busybox, the virtio modules of the same kernel, and the scenario init.
+l2=$work/l2
+mkdir -p "$l2"/{bin,dev,proc,sys,newroot,lib/modules}
+cp /bin/busybox "$l2/bin/busybox"
+cp "$here/l2-init.sh" "$l2/init"
+for m in drivers/virtio/virtio drivers/virtio/virtio_ring drivers/virtio/virtio_mmio \
+	drivers/virtio/virtio_pci drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev \
+	drivers/block/virtio_blk drivers/char/virtio_console; do
+	cp "$k/modules/kernel/$m.ko" "$l2/lib/modules/"
+done
+(cd "$l2" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/l2.cpio.gz"
+
+# rootfs.ext4: busybox and an init that marks the disk, made without root mounts.
+r=$work/rootfs
+mkdir -p "$r"/{bin,sbin,proc,sys,dev}
+cp /bin/busybox "$r/bin/busybox"
+for cmd in sh mount awk sync poweroff tail echo cat; do ln -s busybox "$r/bin/$cmd"; done
+cp "$here/rootfs-init.sh" "$r/sbin/init"
+mkfs.ext4 -q -F -d "$r" "$work/rootfs.ext4" 32M
+
+adds=()
+for f in "$root/build/n90vmm" "$k/vmlinuz" "$k/vmlinux" "$work/l2.cpio.gz" "$work/rootfs.ext4" \
+	"$here/l1-scenarios.sh" "$(command -v e2fsck)" "$(command -v debugfs)"; do
+	adds+=(--add "$f:/rig/$(basename "$f")")
+done
+set +e
+"$here/l1.sh" --timeout 540 --log "$rig/logs/l1.log" "${adds[@]}" -- /rig/l1-scenarios.sh /rig >"$work/out.txt"
+l1_status=$?
+set -e
+tr -d '\r' <"$work/out.txt" >"$rig/logs/scenarios.log"
+
+# Per-scenario logs, then the table.
+awk -v dir="$rig/logs" '/^=== / { f = dir "/" $2 ".log"; next } f { print > f }' "$rig/logs/scenarios.log"
+fail=0
+printf '\n%-26s %-10s %s\n' scenario verdict seconds
+while read -r _ name verdict secs; do
+	printf '%-26s %-10s %s\n' "$name" "$verdict" "$secs"
+	[ "$verdict" = FAIL ] && fail=1
+done < <(grep '^SCENARIO ' "$rig/logs/scenarios.log")
+if ! grep -q '^SCENARIOS-DONE' "$rig/logs/scenarios.log"; then
+	echo "rig: L1 did not finish the scenarios (status $l1_status); see $rig/logs/l1.log" >&2
+	fail=1
+fi
+echo "rig: $(($(date +%s) - start)) s in all; logs in $rig/logs"
+exit $fail
