@@ -9,7 +9,7 @@ LDLIBS  += -lpthread
 # Debian packages the build, the tests and the system-test rig need (`make deps`).
 DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-dev \
 	libcriterion-dev qemu-system-x86 busybox-static cpio e2fsprogs kmod zstd xz-utils \
-	iproute2 procps
+	iproute2 procps lz4
 
 VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/x86_64/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c)
 LIB_SRCS := $(filter-out vmm/main.c,$(VMM_SRCS))
@@ -18,7 +18,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/obj/%.o)
 
-.PHONY: all guests test unit-test integration-test system-test install clean deps help
+.PHONY: all guests run test unit-test integration-test system-test install clean deps help
 
 all: $(O)/n90vmm guests
 
@@ -43,6 +43,11 @@ unit-test: $(O)/unit-tests guests
 integration-test: all
 	tests/integration/run.sh $(O)
 
+# Boots the default guest (the StarryOS-shaped multiboot test guest, 4 vCPUs) on KVM: here if
+# /dev/kvm works, else inside the rig's L1 VM.
+run: all
+	tests/run-default-guest.sh $(O)
+
 test: unit-test integration-test
 
 system-test: all
@@ -60,6 +65,7 @@ deps:
 
 help:
 	@echo "make [all]            build $(O)/n90vmm and the test guests"
+	@echo "make run              boot the default test guest with n90vmm (on KVM, or in the rig)"
 	@echo "make test             unit tests + integration tests (boots the test guests)"
 	@echo "make unit-test        Criterion unit tests only"
 	@echo "make integration-test boot every test guest on KVM (rig fallback without /dev/kvm)"
