@@ -11,7 +11,7 @@ DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-
 	libcriterion-dev qemu-system-x86 busybox-static cpio e2fsprogs kmod zstd xz-utils \
 	iproute2 procps lz4
 
-VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/x86_64/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c)
+VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/x86_64/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c) $(wildcard harness/*.c)
 LIB_SRCS := $(filter-out vmm/main.c,$(VMM_SRCS))
 VMM_OBJS := $(VMM_SRCS:%.c=$(O)/obj/%.o)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)

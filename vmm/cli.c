@@ -15,6 +15,14 @@ enum long_only_option {
 	OPT_DISK,
 	OPT_TRANSPORT,
 	OPT_CONSOLE,
+	OPT_COMMAND,
+	OPT_SCRIPT,
+	OPT_PROMPT,
+	OPT_BOOT_TIMEOUT,
+	OPT_COMMAND_TIMEOUT,
+	OPT_STRICT,
+	OPT_RESULT_JSON,
+	OPT_CONSOLE_LOG,
 };
 
 static const struct option long_options[] = {
@@ -27,6 +35,14 @@ static const struct option long_options[] = {
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "virtio-transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "command", required_argument, NULL, OPT_COMMAND },
+	{ "script", required_argument, NULL, OPT_SCRIPT },
+	{ "prompt", required_argument, NULL, OPT_PROMPT },
+	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
+	{ "command-timeout", required_argument, NULL, OPT_COMMAND_TIMEOUT },
+	{ "strict", no_argument, NULL, OPT_STRICT },
+	{ "result-json", required_argument, NULL, OPT_RESULT_JSON },
+	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-stdin", no_argument, NULL, OPT_NO_STDIN },
 	{ "stats", no_argument, NULL, OPT_STATS },
@@ -55,6 +71,15 @@ void cli_print_help(void)
 	       "      --console serial|virtio\n"
 	       "                        console device: COM1 (default) or virtio-console (hvc0)\n"
 	       "      --timeout SEC     stop the guest after SEC seconds (exit 124)\n"
+	       "Harness mode (run commands in the guest's shell; exit with the last one's status):\n"
+	       "      --command CMD     run CMD at the shell prompt (repeatable)\n"
+	       "      --script FILE     one command per line ('timeout=SEC CMD' for its own timeout)\n"
+	       "      --prompt STR      the guest shell's prompt (default 'starry:~# ')\n"
+	       "      --boot-timeout SEC    time to the first prompt (default 60; exit 124)\n"
+	       "      --command-timeout SEC time per command (default 600; exit 124)\n"
+	       "      --strict          put a random nonce in the exit marker (unforgeable)\n"
+	       "      --result-json FILE    boot time, each command's status, time and output\n"
+	       "      --console-log FILE    guest console to FILE instead of stderr\n"
 	       "      --no-stdin        do not feed standard input to the guest console\n"
 	       "      --stats           print device and exit counters when the VM stops\n"
 	       "  -v, --verbose         log boot steps, port 0x80 codes and unclaimed accesses\n"
@@ -72,7 +97,7 @@ void cli_print_help(void)
 void cli_print_features(void)
 {
 	static const char *const features[] = {
-		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc", "virtio-mmio", "virtio-blk", "virtio-console",
+		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc", "virtio-mmio", "virtio-blk", "virtio-console", "harness",
 	};
 	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
 		printf("%s\n", features[i]);
@@ -152,6 +177,18 @@ static int parse_disk(const char *text, struct disk_config *disk, char *err, siz
 	return 0;
 }
 
+static int parse_seconds(const char *flag, const char *text, double *out, char *err, size_t errlen)
+{
+	char *end;
+	errno = 0;
+	*out = strtod(text, &end);
+	if (errno || *end || end == text || !(*out > 0) || *out > 1e7) {
+		snprintf(err, errlen, "%s: '%s' is not a number of seconds", flag, text);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_uint(const char *text, unsigned long max, unsigned long *out)
 {
 	char *end;
@@ -210,6 +247,45 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *er
 				return CLI_ERROR;
 			cfg->ndisks++;
 			break;
+		case OPT_COMMAND:
+			if (cfg->harness.ncommands >= HARNESS_MAX_COMMANDS) {
+				snprintf(err, errlen, "--command: at most %d commands", HARNESS_MAX_COMMANDS);
+				return CLI_ERROR;
+			}
+			if (!*optarg || strchr(optarg, '\n') || strlen(optarg) > 4096) {
+				snprintf(err, errlen, "--command: empty, multi-line or longer than 4096 bytes");
+				return CLI_ERROR;
+			}
+			cfg->harness.commands[cfg->harness.ncommands++] = optarg;
+			break;
+		case OPT_SCRIPT:
+			if (harness_load_script(&cfg->harness, optarg, err, errlen))
+				return CLI_ERROR;
+			break;
+		case OPT_PROMPT:
+			if (!*optarg || strlen(optarg) > 200) {
+				snprintf(err, errlen, "--prompt: empty or longer than 200 bytes");
+				return CLI_ERROR;
+			}
+			cfg->harness.prompt = optarg;
+			break;
+		case OPT_BOOT_TIMEOUT:
+			if (parse_seconds("--boot-timeout", optarg, &cfg->harness.boot_timeout, err, errlen))
+				return CLI_ERROR;
+			break;
+		case OPT_COMMAND_TIMEOUT:
+			if (parse_seconds("--command-timeout", optarg, &cfg->harness.command_timeout, err, errlen))
+				return CLI_ERROR;
+			break;
+		case OPT_STRICT:
+			cfg->harness.strict = true;
+			break;
+		case OPT_RESULT_JSON:
+			cfg->harness.result_json = optarg;
+			break;
+		case OPT_CONSOLE_LOG:
+			cfg->console_log = optarg;
+			break;
 		case OPT_CONSOLE:
 			if (strcmp(optarg, "serial") == 0)
 				cfg->console = CONSOLE_SERIAL;
@@ -230,16 +306,10 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *er
 				return CLI_ERROR;
 			}
 			break;
-		case OPT_TIMEOUT: {
-			char *end;
-			errno = 0;
-			cfg->timeout_sec = strtod(optarg, &end);
-			if (errno || *end || end == optarg || !(cfg->timeout_sec > 0) || cfg->timeout_sec > 1e7) {
-				snprintf(err, errlen, "--timeout: '%s' is not a number of seconds", optarg);
+		case OPT_TIMEOUT:
+			if (parse_seconds("--timeout", optarg, &cfg->timeout_sec, err, errlen))
 				return CLI_ERROR;
-			}
 			break;
-		}
 		case OPT_NO_STDIN:
 			cfg->stdin_enabled = false;
 			break;

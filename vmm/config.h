@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../harness/session.h"
+
 #define CONFIG_MAX_DISKS 8
 
 struct disk_config {
@@ -41,6 +43,9 @@ struct vm_config {
 	unsigned int ndisks;
 	enum virtio_transport_kind transport;
 	enum console_kind console;
+	/* Harness mode (--command / --script) when harness.ncommands > 0. */
+	struct harness_options harness;
+	const char *console_log; /* guest console to this file instead of stderr (harness mode) */
 };
 
 #endif

@@ -60,6 +60,8 @@ int console_init(struct console *c, int in_fd, int out_fd)
 
 void console_write(struct console *c, const uint8_t *buf, size_t len)
 {
+	if (c->tap)
+		c->tap(c->tap_opaque, buf, len);
 	while (len && c->out_fd >= 0) {
 		ssize_t n = write(c->out_fd, buf, len);
 		if (n < 0) {

@@ -17,6 +17,9 @@ struct console {
 	bool raw_tty;
 	bool escape_pending;
 	int rx_ready_fd; /* eventfd: the guest's receive FIFO has room again */
+	/* A second consumer of guest output (the harness); called after out_fd got it. */
+	void (*tap)(void *opaque, const uint8_t *buf, size_t len);
+	void *tap_opaque;
 	uint64_t out_bytes;
 };
 

@@ -12,7 +12,8 @@ enum exit_status {
 	EXIT_GUEST_RESET = 80,    /* guest asked for a reset (0xCF9, i8042 0xFE, ACPI reset) */
 	EXIT_TRIPLE_FAULT = 81,   /* KVM_EXIT_SHUTDOWN: the guest triple-faulted */
 	EXIT_KVM_ERROR = 82,      /* KVM internal error, failed entry, unhandled exit */
-	EXIT_TIMEOUT = 124,       /* --timeout expired (like timeout(1)) */
+	EXIT_TIMEOUT = 124,       /* --timeout, --boot-timeout or --command-timeout expired */
+	EXIT_HARNESS_INCOMPLETE = 125, /* the guest powered off before the harness command finished */
 	EXIT_USER_QUIT = 130,     /* escape sequence, SIGINT, SIGTERM or SIGHUP */
 };
 

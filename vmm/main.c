@@ -80,12 +80,13 @@ static int read_image(const char *what, const char *path, struct image *img)
 struct main_loop {
 	struct vm *vm;
 	struct console *console;
+	struct harness_session *harness; /* NULL unless --command / --script */
 	int epoll_fd, signal_fd, timer_fd;
-	uint8_t pending[256]; /* console input the guest's FIFO could not take yet */
+	uint8_t pending[8192]; /* console input the guest's FIFO could not take yet */
 	size_t pending_len, pending_off;
 };
 
-enum loop_tag { TAG_STOP, TAG_SIGNAL, TAG_TIMER, TAG_STDIN, TAG_RX_READY };
+enum loop_tag { TAG_STOP, TAG_SIGNAL, TAG_TIMER, TAG_STDIN, TAG_RX_READY, TAG_HARNESS };
 
 static int loop_add(struct main_loop *l, int fd, enum loop_tag tag)
 {
@@ -113,9 +114,27 @@ static void deliver_pending(struct main_loop *l)
 	stdin_watch(l, l->pending_off == l->pending_len);
 }
 
+/* Harness input for the guest: queued behind whatever is still pending. */
+static void harness_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct main_loop *l = ctx;
+	if (l->pending_off == l->pending_len)
+		l->pending_off = l->pending_len = 0;
+	if (len > sizeof(l->pending) - l->pending_len) {
+		memmove(l->pending, l->pending + l->pending_off, l->pending_len - l->pending_off);
+		l->pending_len -= l->pending_off;
+		l->pending_off = 0;
+	}
+	if (len > sizeof(l->pending) - l->pending_len)
+		len = sizeof(l->pending) - l->pending_len; /* commands are bounded well below this */
+	memcpy(l->pending + l->pending_len, buf, len);
+	l->pending_len += len;
+	deliver_pending(l);
+}
+
 static void handle_stdin(struct main_loop *l)
 {
-	uint8_t raw[sizeof(l->pending) - 1];
+	uint8_t raw[255];
 	bool quit;
 	ssize_t n = read(l->console->in_fd, raw, sizeof(raw));
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -166,8 +185,13 @@ static int run_main_loop(struct main_loop *l, double timeout_sec)
 		loop_add(l, l->timer_fd, TAG_TIMER);
 	}
 
+	if (l->harness)
+		loop_add(l, l->harness->pipe_rd, TAG_HARNESS);
+
 	while (vm_stop_reason(l->vm) == VM_RUNNING) {
-		int n = epoll_wait(l->epoll_fd, events, 8, -1);
+		int n = epoll_wait(l->epoll_fd, events, 8, l->harness ? harness_session_timeout_ms(l->harness) : -1);
+		if (l->harness && harness_session_tick(l->harness))
+			vm_request_stop(l->vm, VM_STOP_HARNESS);
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		for (int i = 0; i < n; i++) {
@@ -196,6 +220,11 @@ static int run_main_loop(struct main_loop *l, double timeout_sec)
 				if (read(l->console->rx_ready_fd, &count, sizeof(count)) > 0)
 					deliver_pending(l);
 				break;
+			case TAG_HARNESS:
+				harness_session_read(l->harness, harness_send, l);
+				if (harness_session_wants_stop(l->harness))
+					vm_request_stop(l->vm, VM_STOP_HARNESS);
+				break;
 			}
 		}
 	}
@@ -207,6 +236,8 @@ static int run_vm(const struct vm_config *cfg)
 	struct image kernel = { 0 }, initrd = { 0 };
 	struct machine_choice choice;
 	struct console console;
+	static struct harness_session harness;
+	bool harness_mode = false;
 	struct vm vm;
 	int status;
 
@@ -237,9 +268,31 @@ static int run_vm(const struct vm_config *cfg)
 	status = EXIT_SETUP;
 	if (vm_open_kvm(&vm) < 0)
 		goto out_vm;
-	if (console_init(&console, cfg->stdin_enabled ? STDIN_FILENO : -1, STDOUT_FILENO) < 0) {
+	int console_out = STDOUT_FILENO;
+	if (cfg->harness.ncommands > 0) {
+		/* stdout carries the command's payload; the console goes to stderr or a file. */
+		console_out = STDERR_FILENO;
+		if (cfg->console_log) {
+			console_out = open(cfg->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			if (console_out < 0) {
+				fprintf(stderr, "n90vmm: --console-log '%s': %s\n", cfg->console_log, strerror(errno));
+				status = EXIT_NO_INPUT;
+				goto out_vm;
+			}
+		}
+		if (harness_session_init(&harness, &cfg->harness) < 0) {
+			fprintf(stderr, "n90vmm: cannot start the harness\n");
+			goto out_vm;
+		}
+		harness_mode = true;
+	}
+	if (console_init(&console, cfg->stdin_enabled && !harness_mode ? STDIN_FILENO : -1, console_out) < 0) {
 		log_err("cannot set up the console: %s", strerror(errno));
 		goto out_vm;
+	}
+	if (harness_mode) {
+		console.tap = harness_session_tap;
+		console.tap_opaque = &harness;
 	}
 	if (arch_create_devices(&vm, &console) < 0 || vm_create_vcpus(&vm) < 0)
 		goto out_console;
@@ -249,7 +302,7 @@ static int run_vm(const struct vm_config *cfg)
 
 	log_debug("starting %u vCPU(s)", vm.ncpus);
 	if (vm_start(&vm) == 0) {
-		struct main_loop loop = { .vm = &vm, .console = &console };
+		struct main_loop loop = { .vm = &vm, .console = &console, .harness = harness_mode ? &harness : NULL };
 		if (run_main_loop(&loop, cfg->timeout_sec) < 0) {
 			log_err("main loop failed: %s", strerror(errno));
 			vm_request_stop(&vm, VM_STOP_SETUP_FAILED);
@@ -259,11 +312,18 @@ static int run_vm(const struct vm_config *cfg)
 	enum vm_stop_reason reason = vm_stop_reason(&vm);
 	status = vm_stop_exit_status(reason);
 	log_debug("guest stopped: %s (exit status %d)", vm_stop_reason_name(reason), status);
+	if (harness_mode) {
+		/* Output written by the console thread before it stopped is still in the pipe. */
+		harness_session_read(&harness, NULL, NULL);
+		status = harness_session_finish(&harness, status);
+	}
 	if (cfg->stats)
 		vm_print_stats(&vm);
 out_console:
 	console_restore();
 out_vm:
+	if (harness_mode)
+		harness_session_destroy(&harness);
 	vm_destroy(&vm);
 out_images:
 	free(kernel.data);

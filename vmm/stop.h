@@ -11,6 +11,7 @@ enum vm_stop_reason {
 	VM_STOP_TIMEOUT,
 	VM_STOP_USER,
 	VM_STOP_SETUP_FAILED,
+	VM_STOP_HARNESS, /* the harness has its verdict (or timed out) */
 };
 
 struct vm_stopper {

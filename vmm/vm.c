@@ -34,6 +34,8 @@ const char *vm_stop_reason_name(enum vm_stop_reason reason)
 		return "stopped by user";
 	case VM_STOP_SETUP_FAILED:
 		return "setup failed";
+	case VM_STOP_HARNESS:
+		return "harness finished";
 	}
 	return "?";
 }
@@ -474,6 +476,8 @@ int vm_stop_exit_status(enum vm_stop_reason reason)
 		return EXIT_USER_QUIT;
 	case VM_STOP_SETUP_FAILED:
 		return EXIT_SETUP;
+	case VM_STOP_HARNESS:
+		return EXIT_POWEROFF; /* the harness decides the real status */
 	case VM_STOP_KVM_ERROR:
 	case VM_RUNNING:
 		break;

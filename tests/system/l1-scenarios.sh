@@ -113,6 +113,32 @@ run_hvc0_console() {
 	[ $rc -eq 0 ] && grep -q 'L2-HVC0-READY' out.txt && grep -q 'L2-HVC0-GOT:typed-into-hvc0' out.txt
 }
 
+run_harness_command() {
+	# Several commands in one boot, each status exact; the last one's is the exit status.
+	printf '%s\n' 'true' 'false' 'sh -c "exit 42"' 'echo {\"answer\": 42}' 'sh -c "exit 255"' >script.txt
+	./n90vmm --timeout 120 -m 512 -p "$base scenario=harness" -i l2.cpio.gz --script script.txt \
+		--boot-timeout 60 --result-json result.json vmlinuz >payload.txt 2>console.txt
+	rc=$?
+	cat console.txt result.json payload.txt
+	[ $rc -eq 255 ] || { echo "script: exit status $rc, expected 255"; return 1; }
+	grep -q '"status":0,' result.json && grep -q '"status":1,' result.json && grep -q '"status":42,' result.json ||
+		{ echo "script: statuses missing from result.json"; return 1; }
+	grep -qx '{"answer": 42}' payload.txt || { echo "script: JSON payload missing"; return 1; }
+	# Strict markers and a single command.
+	./n90vmm --timeout 120 -m 512 -p "$base scenario=harness" -i l2.cpio.gz --strict --command 'echo hi; exit_code=7; (exit $exit_code)' \
+		vmlinuz >payload.txt 2>console.txt
+	rc=$?
+	[ $rc -eq 7 ] && grep -qx hi payload.txt || { echo "strict: exit status $rc, payload $(cat payload.txt)"; return 1; }
+	# A hung command: 124 within the timeout plus a second, with its output so far.
+	t0=$(now)
+	./n90vmm --timeout 120 -m 512 -p "$base scenario=harness" -i l2.cpio.gz --command 'echo started; sleep 600' \
+		--command-timeout 3 vmlinuz >payload.txt 2>console.txt
+	rc=$?
+	t1=$(now)
+	echo "hung: exit $rc, $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s, payload: $(cat payload.txt)"
+	[ $rc -eq 124 ] && grep -qx started payload.txt
+}
+
 scenario linux-bzimage-initrd bzimage
 scenario linux-pvh-vmlinux pvh
 scenario linux-smp-2cpu acpi

@@ -38,5 +38,9 @@ hvc0)
 	read -r line
 	echo "L2-HVC0-GOT:$line"
 	;;
+harness)
+	# A shell with StarryOS's prompt on the serial console, as the harness expects.
+	PS1='starry:~# ' setsid cttyhack sh -i
+	;;
 esac
 poweroff -f
