@@ -92,6 +92,7 @@ static void send_command(struct harness_engine *h, uint64_t now, struct harness_
 	h->state = HARNESS_WAIT_EXIT;
 	h->deadline_ms = add_ms(now, command_timeout(h, i));
 	h->line_len = 0;
+	h->tail_len = 0;
 	push(actions, max, n, (struct harness_action){ .type = HARNESS_SEND, .index = i, .data = h->sendbuf,
 						       .len = (size_t)len });
 }
@@ -109,10 +110,9 @@ static void send_exit(struct harness_engine *h, uint64_t now, struct harness_act
  * carries a literal `$?` after the prefix, so it never matches. */
 static bool marker_at_end(const struct harness_engine *h, int *status)
 {
-	const struct harness_result *r = &h->results[h->current];
-	const uint8_t *o = r->output;
-	size_t end = r->output_len, plen = strlen(h->marker_prefix);
-	if (!o || end < plen + 3 || o[end - 1] != '_' || o[end - 2] != '_')
+	const uint8_t *o = (const uint8_t *)h->tail;
+	size_t end = h->tail_len, plen = strlen(h->marker_prefix);
+	if (end < plen + 3 || o[end - 1] != '_' || o[end - 2] != '_')
 		return false;
 	size_t i = end - 2, digits = 0;
 	long value = 0, scale = 1;
@@ -161,8 +161,14 @@ size_t harness_feed(struct harness_engine *h, const uint8_t *buf, size_t len, ui
 		}
 		if (c == '\r' || c == '\0')
 			continue;
-		if (h->state == HARNESS_WAIT_EXIT)
+		if (h->state == HARNESS_WAIT_EXIT) {
 			capture(&h->results[h->current], c);
+			if (h->tail_len == sizeof(h->tail)) {
+				memmove(h->tail, h->tail + sizeof(h->tail) / 2, sizeof(h->tail) / 2);
+				h->tail_len = sizeof(h->tail) / 2;
+			}
+			h->tail[h->tail_len++] = (char)c;
+		}
 		if (c == '\n') {
 			h->line_len = 0;
 		} else {

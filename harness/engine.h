@@ -76,11 +76,10 @@ struct harness_engine {
 	char line[256];   /* tail of the current line, ANSI escapes and \r removed */
 	size_t line_len;
 	int esc;          /* inside an ANSI escape sequence: 0 none, 1 after ESC, 2 CSI */
-	size_t marker_pos; /* matched bytes of marker_prefix */
-	int marker_digits;
-	bool marker_neg;
-	long marker_value;
-	int marker_underscores;
+	/* The last bytes received since the command was sent, where the marker is looked for:
+	 * separate from the capture, which stops growing at HARNESS_CAPTURE_MAX. */
+	char tail[2 * HARNESS_MARKER_MAX];
+	size_t tail_len;
 	uint8_t sendbuf[4096 + HARNESS_MARKER_MAX * 2];
 	struct harness_result results[HARNESS_MAX_COMMANDS];
 };

@@ -27,11 +27,13 @@ scenario() {
 	start=$(now)
 	echo "=== $name"
 	if "run_$(echo "$name" | tr - _)" >"$name.log" 2>&1; then
-		verdict "$name" pass "$start"
+		v=pass
 	else
-		verdict "$name" FAIL "$start"
-		sed 's/^/    | /' "$name.log" | tail -40
+		v=FAIL
 	fi
+	# The whole log goes to the console (the host splits it per scenario), the verdict last.
+	sed 's/^/    | /' "$name.log"
+	verdict "$name" "$v" "$start"
 }
 
 boot() { # n90vmm with a timeout; console to stdout

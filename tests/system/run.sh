@@ -47,7 +47,7 @@ set -e
 tr -d '\r' <"$work/out.txt" >"$rig/logs/scenarios.log"
 
 # Per-scenario logs, then the table.
-awk -v dir="$rig/logs" '/^=== / { f = dir "/" $2 ".log"; next } f { print > f }' "$rig/logs/scenarios.log"
+awk -v dir="$rig/logs" '/^=== / { f = dir "/" $2 ".log"; printf "" > f; next } f { print > f }' "$rig/logs/scenarios.log"
 fail=0
 printf '\n%-26s %-10s %s\n' scenario verdict seconds
 while read -r _ name verdict secs; do
