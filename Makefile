@@ -18,7 +18,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/obj/%.o)
 
-.PHONY: all guests run test unit-test integration-test system-test install clean deps help
+.PHONY: all guests run bench test unit-test integration-test system-test install clean deps help
 
 all: $(O)/n90vmm guests
 
@@ -50,6 +50,10 @@ run: all
 
 test: unit-test integration-test
 
+# Boot time and memory of n90vmm next to QEMU on the same guest, as JSON (build/bench/).
+bench: all
+	tests/bench/run.sh $(O)
+
 system-test: all
 	tests/system/run.sh
 
@@ -70,6 +74,7 @@ help:
 	@echo "make unit-test        Criterion unit tests only"
 	@echo "make integration-test boot every test guest on KVM (rig fallback without /dev/kvm)"
 	@echo "make system-test      real Linux guests on real KVM inside QEMU (tests/system)"
+	@echo "make bench            boot time and RSS, n90vmm vs QEMU on the same guest (JSON)"
 	@echo "make install PREFIX=  install n90vmm"
 	@echo "make deps             apt-get install the build and test dependencies (root)"
 	@echo "make clean            remove build products"

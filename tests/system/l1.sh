@@ -4,18 +4,22 @@
 # SCRIPT with its /dev/kvm. The L1 console streams to stdout (and --log); the script's exit
 # status comes back through QEMU's isa-debug-exit device.
 #
-# usage: l1.sh [--timeout SEC] [--log FILE] [--mem MIB] [--interactive]
+# usage: l1.sh [--timeout SEC] [--retries N] [--log FILE] [--mem MIB] [--interactive]
 #              --add HOSTPATH[:L1PATH] ... -- SCRIPT [ARGS...]
 # Exit status: SCRIPT's status; 125 if L1 ended without reporting one (crash, no /dev/kvm);
-# 124 if the whole run timed out.
+# 124 if the run timed out. A run that ends either way is tried again, up to --retries times
+# (default 1): nested virtualisation under TCG emulation very occasionally wedges L1 (seen
+# about once in a dozen sessions), which says nothing about the script. The L1 kernel's own
+# messages go to LOG.kernel, apart from the script's output.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rig=${RIG_DIR:-$root/build/rig}
-timeout=600 log=/dev/null mem=3072 interactive=0
+timeout=600 log=/dev/null mem=3072 interactive=0 retries=1
 adds=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--timeout) timeout=$2; shift 2 ;;
+	--retries) retries=$2; shift 2 ;;
 	--log) log=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--interactive) interactive=1; shift ;;
@@ -54,6 +58,8 @@ report() { # hand the status to QEMU's isa-debug-exit at port 0xf4
 if [ ! -c /dev/kvm ]; then echo "l1: no /dev/kvm in L1"; report 125; fi
 cd /l1
 if [ -f /l1/interactive ]; then setsid cttyhack sh; report 0; fi
+# The script talks on ttyS0; the kernel's console is ttyS1 (a separate log on the host).
+exec </dev/null >/dev/ttyS0 2>&1
 sh /l1/run; report $?
 EOT
 	chmod +x "$b/init"
@@ -85,23 +91,33 @@ fi
 (cd "$p" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/payload.cpio.gz"
 cat "$base" "$work/payload.cpio.gz" >"$work/initrd.gz"
 
-# isa-debug-exit makes QEMU exit with (status << 1) | 1.
+# isa-debug-exit makes QEMU exit with (status << 1) | 1. A wedged kernel panics (soft lockup,
+# hung task) and panic=-1 ends QEMU at once rather than at the timeout.
 qemu_args=(-M q35 -accel tcg -cpu max -m "$mem" -smp 2 -no-reboot -nographic -monitor none
-	-device isa-debug-exit,iobase=0xf4,iosize=4 -kernel "$kdir/vmlinuz" -initrd "$work/initrd.gz"
-	-append "console=ttyS0 quiet loglevel=1 panic=-1")
+	-device isa-debug-exit,iobase=0xf4,iosize=4 -kernel "$kdir/vmlinuz" -initrd "$work/initrd.gz")
 if [ "$interactive" = 1 ]; then
-	exec qemu-system-x86_64 "${qemu_args[@]}"
+	exec qemu-system-x86_64 "${qemu_args[@]}" -append "console=ttyS0 quiet panic=-1"
 fi
-set +e
-timeout "$timeout" qemu-system-x86_64 "${qemu_args[@]}" </dev/null 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
-set -e
-if [ "$rc" -eq 124 ]; then
-	echo "l1.sh: L1 run exceeded ${timeout}s" >&2
-	exit 124
-fi
-if [ $((rc & 1)) -eq 1 ]; then
-	exit $((rc >> 1))
-fi
-echo "l1.sh: L1 ended without reporting a status (QEMU exit $rc)" >&2
-exit 125
+klog=$log.kernel
+[ "$log" = /dev/null ] && klog=/dev/null
+attempt=0
+while :; do
+	set +e
+	timeout "$timeout" qemu-system-x86_64 "${qemu_args[@]}" -serial stdio -serial "file:$klog" \
+		-append "console=ttyS1 loglevel=4 panic=-1 softlockup_panic=1 hung_task_panic=1" </dev/null 2>&1 |
+		tee "$log"
+	rc=${PIPESTATUS[0]}
+	set -e
+	# Odd: the script's status came back (statuses above 127 do not survive the shift).
+	[ $((rc & 1)) -eq 1 ] && exit $((rc >> 1))
+	if [ "$rc" -eq 124 ]; then
+		echo "l1.sh: L1 run exceeded ${timeout}s" >&2
+		status=124
+	else
+		echo "l1.sh: L1 ended without reporting the script's status (QEMU exit $rc)" >&2
+		status=125
+	fi
+	attempt=$((attempt + 1))
+	[ "$attempt" -le "$retries" ] || exit "$status"
+	echo "l1.sh: trying again ($attempt of $retries); L1 kernel log: $klog" >&2
+done

@@ -41,7 +41,7 @@ for f in "$root/build/n90vmm" "$k/vmlinuz" "$k/vmlinux" "$work/l2.cpio.gz" "$wor
 	adds+=(--add "$f:/rig/$(basename "$f")")
 done
 set +e
-"$here/l1.sh" --timeout 540 --log "$rig/logs/l1.log" "${adds[@]}" -- /rig/l1-scenarios.sh /rig >"$work/out.txt"
+"$here/l1.sh" --timeout 420 --log "$rig/logs/l1.log" "${adds[@]}" -- /rig/l1-scenarios.sh /rig >"$work/out.txt"
 l1_status=$?
 set -e
 tr -d '\r' <"$work/out.txt" >"$rig/logs/scenarios.log"
