@@ -23,11 +23,16 @@ else
 		--add "$build/guest/mb.bin:/b/mb.bin" --add "$root/tests/bench/boot-cases.sh:/b/boot-cases.sh")
 	# QEMU's firmware files, dereferenced (several are symlinks into other packages).
 	for f in bios-microvm.bin bios-256k.bin linuxboot_dma.bin multiboot_dma.bin pvh.bin kvmvapic.bin; do
-		[ -e "/usr/share/qemu/$f" ] && adds+=(--add "/usr/share/qemu/$f:/b/qemu-data/$f")
+		for dir in /usr/share/qemu /usr/share/seabios; do
+			if [ -e "$dir/$f" ]; then
+				adds+=(--add "$dir/$f:/b/qemu-data/$f")
+				break
+			fi
+		done
 	done
 	"$root/tests/system/l1.sh" --timeout 600 --log "$out/l1.log" "${adds[@]}" -- \
 		/b/boot-cases.sh /b/runstat /b/n90vmm /b/qemu /b/qemu-data /b/mb.bin "$runs" | tr -d '\r' |
-		grep '^{' >"$out/boot-runs.txt"
+		grep -o '{"label".*}' >"$out/boot-runs.txt"
 fi
 
 # Median per label, as one JSON document.
