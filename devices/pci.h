@@ -86,9 +86,13 @@ void pci_device_init(struct pci_device *dev, uint16_t vendor, uint16_t device, u
 		     uint16_t subsys_vendor, uint16_t subsys_id, const struct pci_device_ops *ops, void *opaque);
 /* Assigns a memory BAR of `size` bytes (power of two) from the window; 0 or -ENOSPC. */
 int pci_device_add_bar(struct pci_bus *bus, struct pci_device *dev, unsigned int bar, uint64_t size);
-/* Appends a capability of `len` bytes (id and next pointer are filled in); returns its
+/* Appends a capability: the id, the next pointer, then `len` bytes of body. Returns its
  * offset in config space, or 0 when config space is full. */
 uint8_t pci_add_capability(struct pci_device *dev, uint8_t id, const uint8_t *body, uint8_t len);
+/* Lets the guest write `mask` bits of config byte(s) [offset, offset+len). */
+void pci_set_wmask(struct pci_device *dev, uint32_t offset, uint8_t mask, uint32_t len);
+/* The address a BAR decodes at now, or 0 (unassigned, or memory decoding off). */
+uint64_t pci_device_bar_addr(const struct pci_device *dev, unsigned int bar);
 /* Puts the device in the first free slot (1..31; slot 0 is the host bridge). */
 int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev);
 
@@ -98,8 +102,13 @@ void pci_config_read(struct pci_bus *bus, unsigned int busnr, unsigned int slot,
 void pci_config_write(struct pci_bus *bus, unsigned int busnr, unsigned int slot, unsigned int func,
 		      uint32_t offset, const uint8_t *data, uint32_t len);
 
-/* Bus ops: conf1 registers at 0xCF8 (4 bytes, address) and 0xCFC (4 bytes, data); ECAM of
- * 256 buses x 32 slots x 8 functions x 4 KiB; the BAR window. opaque = the pci_bus. */
+/* Bus ops, opaque = the pci_bus:
+ *  - pci_conf1_address_ops at port 0xCF8, length 1: the address register takes 32-bit
+ *    accesses only (KVM reports an outl to 0xCF8 as one 4-byte access at 0xCF8), which leaves
+ *    0xCF9 to the reset-control register;
+ *  - pci_conf1_data_ops at 0xCFC, length 4;
+ *  - pci_ecam_ops at ecam_base, 256 MiB (256 buses x 32 slots x 8 functions x 4 KiB);
+ *  - pci_window_ops over [window_base, window_base + window_size). */
 extern const struct bus_ops pci_conf1_address_ops, pci_conf1_data_ops, pci_ecam_ops, pci_window_ops;
 
 #endif

@@ -78,7 +78,7 @@ static void note_unclaimed(struct bus *bus, uint64_t addr, uint32_t len, bool wr
 bool bus_read(struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len)
 {
 	const struct bus_range *r = bus_find(bus, addr);
-	if (!r || !r->ops->read || len > r->len - (addr - r->base)) {
+	if (!r || !r->ops->read || (!bus->decode_by_start && len > r->len - (addr - r->base))) {
 		memset(data, 0xff, len);
 		note_unclaimed(bus, addr, len, false);
 		return false;
@@ -90,7 +90,7 @@ bool bus_read(struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len)
 bool bus_write(struct bus *bus, uint64_t addr, const uint8_t *data, uint32_t len)
 {
 	const struct bus_range *r = bus_find(bus, addr);
-	if (!r || !r->ops->write || len > r->len - (addr - r->base)) {
+	if (!r || !r->ops->write || (!bus->decode_by_start && len > r->len - (addr - r->base))) {
 		note_unclaimed(bus, addr, len, true);
 		return false;
 	}

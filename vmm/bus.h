@@ -24,6 +24,9 @@ struct bus_range {
 
 struct bus {
 	const char *name; /* "pio" or "mmio", for messages */
+	/* Port I/O decodes by the access's first port (an outl to 0xCF8 belongs to 0xCF8 even
+	 * though 0xCF9 is another register); MMIO accesses must lie inside one range. */
+	bool decode_by_start;
 	struct bus_range *ranges;
 	unsigned int count;
 	unsigned int capacity;

@@ -66,7 +66,7 @@ void cli_print_help(void)
 	       "      --disk PATH[,ro][,direct]\n"
 	       "                        virtio-blk disk (repeatable; ROOTFS is added last)\n"
 	       "      --virtio-transport pci|mmio\n"
-	       "                        how virtio devices attach (default mmio; mmio adds\n"
+	       "                        how virtio devices attach (default pci; mmio adds\n"
 	       "                        virtio_mmio.device= to a Linux command line)\n"
 	       "      --console serial|virtio\n"
 	       "                        console device: COM1 (default) or virtio-console (hvc0)\n"
@@ -97,7 +97,7 @@ void cli_print_help(void)
 void cli_print_features(void)
 {
 	static const char *const features[] = {
-		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc", "virtio-mmio", "virtio-blk", "virtio-console", "harness",
+		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc", "virtio-mmio", "virtio-pci", "virtio-blk", "virtio-console", "harness",
 	};
 	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
 		printf("%s\n", features[i]);
@@ -210,8 +210,7 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *er
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->cmdline = "";
 	cfg->stdin_enabled = true;
-	/* virtio-pci is not built yet; mmio is the transport that works today. */
-	cfg->transport = VIRTIO_TRANSPORT_MMIO;
+	cfg->transport = VIRTIO_TRANSPORT_PCI;
 	optind = 1;
 	opterr = 0; /* we report errors ourselves, in one line */
 	while ((opt = getopt_long(argc, argv, ":c:m:p:i:vhV", long_options, NULL)) != -1) {

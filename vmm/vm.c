@@ -59,6 +59,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct machine_c
 	vm->ncpus = choice->ncpus;
 	vm->stopper = (struct vm_stopper){ stopper_request, vm };
 	bus_init(&vm->pio, "pio");
+	vm->pio.decode_by_start = true;
 	bus_init(&vm->mmio, "mmio");
 
 	pthread_mutex_init(&vm->routes_lock, NULL);

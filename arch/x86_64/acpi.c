@@ -186,10 +186,60 @@ static void aml_virtio_mmio_device(struct aml *a, unsigned int index, const stru
 	aml_wrap(a, dev_start, device_op, 2);
 }
 
+/* Device (PCI0): the PCI root bridge. Linux with ACPI scans PCI only below such a device
+ * (PNP0A03) and takes the bus range, the conf1 ports and the BAR window from its _CRS. */
+static void aml_pci_root(struct aml *a, const struct x86_pci_host *pci)
+{
+	static const uint8_t device_op[] = { 0x5b, 0x82 };
+	static const uint8_t buffer_op[] = { 0x11 };
+	static const uint8_t pnp0a03[] = { 0x41, 0xd0, 0x0a, 0x03 }; /* EisaId("PNP0A03") */
+	uint32_t dev_start = a->len;
+	aml_bytes(a, "PCI0", 4);
+	aml_byte(a, 0x08);
+	aml_bytes(a, "_HID", 4);
+	aml_byte(a, 0x0c); /* DWordPrefix */
+	aml_bytes(a, pnp0a03, 4);
+	aml_name_byte(a, "_UID", 0);
+	aml_name_byte(a, "_BBN", 0);
+	aml_name_byte(a, "_SEG", 0);
+
+	uint8_t res[16 + 8 + 16 + 16 + 26 + 2];
+	uint8_t *r = res;
+	uint16_t w;
+	uint32_t d;
+#define W16(v) (w = (uint16_t)(v), memcpy(r, &w, 2), r += 2)
+#define D32(v) (d = (uint32_t)(v), memcpy(r, &d, 4), r += 4)
+	/* WordBusNumber (ACPI 6.4 §6.4.3.5.3): producer, fixed min/max, buses 0..n-1. */
+	*r++ = 0x88; W16(13); *r++ = 2; *r++ = 0x0c; *r++ = 0;
+	W16(0); W16(0); W16(pci->bus_count - 1); W16(0); W16(pci->bus_count);
+	/* IO (Decode16, 0xCF8, 0xCF8, 1, 8): the conf1 registers themselves. */
+	*r++ = 0x47; *r++ = 0x01; W16(0xcf8); W16(0xcf8); *r++ = 1; *r++ = 8;
+	/* WordIO: every other port passes through the bridge. */
+	*r++ = 0x88; W16(13); *r++ = 1; *r++ = 0x0c; *r++ = 3;
+	W16(0); W16(0x0000); W16(0x0cf7); W16(0); W16(0x0cf8);
+	*r++ = 0x88; W16(13); *r++ = 1; *r++ = 0x0c; *r++ = 3;
+	W16(0); W16(0x0d00); W16(0xffff); W16(0); W16(0xf300);
+	/* DWordMemory: the BAR window, read-write, non-cacheable. */
+	*r++ = 0x87; W16(23); *r++ = 0; *r++ = 0x0c; *r++ = 1;
+	D32(0); D32(pci->window_base); D32(pci->window_base + pci->window_size - 1); D32(0); D32(pci->window_size);
+	*r++ = 0x79; *r++ = 0x00;
+#undef W16
+#undef D32
+	aml_byte(a, 0x08);
+	aml_bytes(a, "_CRS", 4);
+	uint32_t buf_start = a->len;
+	aml_byte(a, 0x0a);
+	aml_byte(a, (uint8_t)(r - res));
+	aml_bytes(a, res, (uint32_t)(r - res));
+	aml_wrap(a, buf_start, buffer_op, 1);
+	aml_wrap(a, dev_start, device_op, 2);
+}
+
 /* DSDT body: Name (\_S5, Package (4) { 0, 0, 0, 0 }) and, under \_SB, the virtio-mmio
  * devices. SLP_TYP 0 means S5 here, the value StarryOS writes blindly (0x2000 = SLP_EN
  * alone) and the one QEMU's DSDT uses too. */
-static int acpi_dsdt_body(struct aml *a, const struct x86_mmio_device *devs, unsigned int ndevs)
+static int acpi_dsdt_body(struct aml *a, const struct x86_mmio_device *devs, unsigned int ndevs,
+			  const struct x86_pci_host *pci)
 {
 	static const uint8_t s5[] = {
 		0x08, '_', 'S', '5', '_', /* NameOp, NameSeg */
@@ -198,11 +248,13 @@ static int acpi_dsdt_body(struct aml *a, const struct x86_mmio_device *devs, uns
 	};
 	static const uint8_t scope_op[] = { 0x10 };
 	aml_bytes(a, s5, sizeof(s5));
-	if (ndevs) {
+	if (ndevs || pci) {
 		uint32_t start = a->len;
 		aml_bytes(a, "\\_SB_", 5);
 		for (unsigned int i = 0; i < ndevs; i++)
 			aml_virtio_mmio_device(a, i, &devs[i]);
+		if (pci)
+			aml_pci_root(a, pci);
 		aml_wrap(a, start, scope_op, 1);
 	}
 	return a->overflow ? -ENOSPC : 0;
@@ -302,7 +354,8 @@ static int acpi_build_fadt(struct acpi_writer *w, const struct x86_profile *prof
 }
 
 int x86_acpi_build(const struct guest_mem *mem, const struct x86_profile *profile, unsigned int ncpus,
-		   const struct x86_mmio_device *mmio_devs, unsigned int n_mmio_devs, uint64_t *rsdp_gpa)
+		   const struct x86_mmio_device *mmio_devs, unsigned int n_mmio_devs, const struct x86_pci_host *pci,
+		   uint64_t *rsdp_gpa)
 {
 	struct acpi_writer w = { .mem = mem, .next = profile->acpi_addr, .end = profile->acpi_end };
 	static struct aml dsdt_body;
@@ -326,7 +379,7 @@ int x86_acpi_build(const struct guest_mem *mem, const struct x86_profile *profil
 	memset(&dsdt_body, 0, sizeof(dsdt_body));
 	memset(dsdt_body.buf, 0, 36); /* room for the header */
 	dsdt_body.len = 36;
-	if ((ret = acpi_dsdt_body(&dsdt_body, mmio_devs, n_mmio_devs)) < 0)
+	if ((ret = acpi_dsdt_body(&dsdt_body, mmio_devs, n_mmio_devs, pci)) < 0)
 		return ret;
 	acpi_header(dsdt_body.buf, "DSDT", dsdt_body.len, 2);
 	dsdt = acpi_alloc(&w, dsdt_body.len, 16);

@@ -69,7 +69,7 @@ int load_initrd(struct load_ctx *ctx, uint64_t limit)
 int load_firmware_tables(struct load_ctx *ctx)
 {
 	int ret = x86_acpi_build(ctx->mem, ctx->profile, ctx->in->ncpus, ctx->in->mmio_devices, ctx->in->n_mmio_devices,
-				 &ctx->plan->rsdp);
+				 ctx->in->pci, &ctx->plan->rsdp);
 	if (ret)
 		return load_fail(ctx, -ret, "cannot place the ACPI tables (%s)", strerror(-ret));
 	ret = x86_mptable_build(ctx->mem, ctx->profile, ctx->in->ncpus);

@@ -33,6 +33,8 @@ struct x86_boot_input {
 	/* virtio-mmio devices to describe in the DSDT (may be 0). */
 	const struct x86_mmio_device *mmio_devices;
 	unsigned int n_mmio_devices;
+	/* The PCI host bridge to describe in the DSDT, or NULL for none. */
+	const struct x86_pci_host *pci;
 };
 
 struct x86_boot_plan {

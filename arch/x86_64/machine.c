@@ -176,7 +176,11 @@ int arch_load_kernel(struct vm *vm, const uint8_t *kernel, size_t kernel_size, c
 		for (; nmmio < virtio_device_count(vm->cfg); nmmio++)
 			mmio[nmmio] = (struct x86_mmio_device){ a->profile->virtio_mmio_base + nmmio * VIRTIO_MMIO_SIZE,
 								 VIRTIO_MMIO_SIZE, a->profile->virtio_mmio_gsis[nmmio] };
+	/* The PCI host bridge exists whenever virtio uses PCI, devices or not (guests scan). */
+	struct x86_pci_host pci = { (unsigned int)(a->profile->pci_ecam_size >> 20), a->profile->pci_window_base,
+				    a->profile->pci_window_size };
 	struct x86_boot_input in = {
+		.pci = vm->cfg->transport == VIRTIO_TRANSPORT_PCI ? &pci : NULL,
 		.mmio_devices = mmio,
 		.n_mmio_devices = nmmio,
 		.kernel = kernel,
@@ -222,16 +226,37 @@ int arch_open_backends(struct vm *vm)
 		a->ndisks++;
 		a->virtio[a->nvirtio++] = &a->disks[i].dev;
 	}
-	if (cfg->ndisks && cfg->transport == VIRTIO_TRANSPORT_PCI) {
-		fprintf(stderr, "n90vmm: --virtio-transport pci is not built yet; use --virtio-transport mmio\n");
-		return EXIT_USAGE;
-	}
 	return 0;
 }
 
 static void virtio_console_write(void *opaque, const uint8_t *buf, size_t len)
 {
 	console_write(opaque, buf, len);
+}
+
+/* The PCI host bridge (conf1 and ECAM) with the virtio devices on bus 0, BARs assigned from
+ * the profile's window before the guest runs. */
+static int create_pci_devices(struct vm *vm)
+{
+	struct arch_vm *a = vm->arch;
+	const struct x86_profile *p = a->profile;
+	int ret = 0;
+	pci_bus_init(&a->pci, p->pci_ecam_base, p->pci_window_base, p->pci_window_size);
+	ret |= bus_register(&vm->pio, 0xcf8, 1, &pci_conf1_address_ops, &a->pci, "pci-conf1-address");
+	ret |= bus_register(&vm->pio, 0xcfc, 4, &pci_conf1_data_ops, &a->pci, "pci-conf1-data");
+	ret |= bus_register(&vm->mmio, p->pci_ecam_base, p->pci_ecam_size, &pci_ecam_ops, &a->pci, "pci-ecam");
+	ret |= bus_register(&vm->mmio, p->pci_window_base, p->pci_window_size, &pci_window_ops, &a->pci, "pci-window");
+	if (ret)
+		return -EEXIST;
+	for (unsigned int i = 0; i < a->nvirtio; i++) {
+		if ((ret = virtio_pci_init(&a->vpci[i], a->virtio[i], &a->pci, &vm->host)) < 0) {
+			log_err("%s: cannot attach to PCI: %s", a->virtio[i]->name, strerror(-ret));
+			return ret;
+		}
+		log_debug("%s %u: PCI 00:%02x.0, BAR0 0x%llx", a->virtio[i]->name, i, a->vpci[i].pci.slot,
+			  (unsigned long long)a->vpci[i].pci.bars[0].addr);
+	}
+	return 0;
 }
 
 static int create_virtio_devices(struct vm *vm, struct console *console)
@@ -243,6 +268,10 @@ static int create_virtio_devices(struct vm *vm, struct console *console)
 		virtio_console_init(&a->vconsole, &vm->mem, sink);
 		a->virtio[a->nvirtio++] = &a->vconsole.dev;
 	}
+	if (vm->cfg->transport == VIRTIO_TRANSPORT_PCI)
+		return create_pci_devices(vm);
+	if (a->nvirtio == 0)
+		return 0;
 	for (unsigned int i = 0; i < a->nvirtio; i++) {
 		uint64_t base = p->virtio_mmio_base + i * VIRTIO_MMIO_SIZE;
 		int ret = virtio_mmio_init(&a->mmio[i], a->virtio[i], &vm->host, base, p->virtio_mmio_gsis[i]);

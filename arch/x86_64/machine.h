@@ -11,6 +11,7 @@
 #include "../../devices/virtio/blk.h"
 #include "../../devices/virtio/console.h"
 #include "../../devices/virtio/mmio.h"
+#include "../../devices/virtio/pci.h"
 #include "../arch.h"
 #include "boot.h"
 #include "cpuid.h"
@@ -43,6 +44,8 @@ struct arch_vm {
 	unsigned int nvirtio;
 	struct virtio_dev *virtio[X86_MAX_VIRTIO];
 	struct virtio_mmio mmio[X86_MAX_VIRTIO];
+	struct pci_bus pci;
+	struct virtio_pci vpci[X86_MAX_VIRTIO];
 	char *cmdline; /* the user's, plus virtio_mmio.device= entries for Linux */
 };
 

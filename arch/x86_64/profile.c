@@ -23,6 +23,7 @@ static const struct x86_profile profiles[] = {
 		/* The kernel maps only 0xFE00_0000..0xFEBF_FFFF for devices: BARs and virtio-mmio
 		 * both live there. */
 		.pci_ecam_base = 0xb0000000,
+		.pci_ecam_size = 0x10000000, /* buses 0..255, all scanned by StarryOS */
 		.pci_window_base = 0xfe000000,
 		.pci_window_size = 0xb00000,
 		.virtio_mmio_base = 0xfeb00000,
@@ -39,6 +40,7 @@ static const struct x86_profile profiles[] = {
 		/* Low MMIO 0xD000_0000..0xF400_0000, ECAM above it; virtio-mmio takes the top
 		 * 64 MiB of the low MMIO range. */
 		.pci_ecam_base = 0xf4000000,
+		.pci_ecam_size = 0x4000000, /* 64 buses */
 		.pci_window_base = 0xd0000000,
 		.pci_window_size = 0x20000000,
 		.virtio_mmio_base = 0xf0000000,

@@ -40,7 +40,7 @@ struct x86_profile {
 	struct x86_legacy_uart uarts[4];
 
 	/* PCI: ECAM base (256 buses x 1 MiB) and the window BARs are pre-assigned from. */
-	uint64_t pci_ecam_base;
+	uint64_t pci_ecam_base, pci_ecam_size;
 	uint64_t pci_window_base, pci_window_size;
 
 	/* virtio-mmio devices: 4 KiB apart from this base, interrupts on these ISA GSIs (edge

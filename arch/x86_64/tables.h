@@ -25,10 +25,17 @@ struct x86_mmio_device {
 	uint32_t gsi;
 };
 
+/* A PCI host bridge described to the guest (DSDT PCI0). */
+struct x86_pci_host {
+	unsigned int bus_count;
+	uint64_t window_base, window_size;
+};
+
 /* Writes the ACPI tables at profile->acpi_addr; returns 0 and the RSDP address, or -errno
  * if they do not fit below profile->acpi_end or that area is not RAM. */
 int x86_acpi_build(const struct guest_mem *mem, const struct x86_profile *profile, unsigned int ncpus,
-		   const struct x86_mmio_device *mmio_devs, unsigned int n_mmio_devs, uint64_t *rsdp_gpa);
+		   const struct x86_mmio_device *mmio_devs, unsigned int n_mmio_devs, const struct x86_pci_host *pci,
+		   uint64_t *rsdp_gpa);
 /* Writes the MP floating pointer and configuration table at profile->mptable_addr. */
 int x86_mptable_build(const struct guest_mem *mem, const struct x86_profile *profile, unsigned int ncpus);
 

@@ -66,7 +66,7 @@ else
 	for f in "$guests"/mb.bin "$guests"/mb.elf "$guests"/pvh.elf "$guests"/bzimage "$here"/expected/*.txt; do
 		adds+=(--add "$f:/n90/files/$(basename "$f")")
 	done
-	"$root/tests/system/l1.sh" --timeout 240 --log "$build/integration-l1.log" "${adds[@]}" -- \
+	"$root/tests/system/l1.sh" --timeout 120 --log "$build/integration-l1.log" "${adds[@]}" -- \
 		/n90/kvm-cases.sh /n90/n90vmm /n90/files /n90/files | tee "$tmp/kvm.log"
 fi
 read -r kp kf < <(sed -n 's/^kvm-cases: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$tmp/kvm.log" | tr -d '\r')

@@ -103,6 +103,7 @@ klog=$log.kernel
 attempt=0
 while :; do
 	set +e
+	[ "$attempt" -gt 0 ] && [ "$klog" != /dev/null ] && klog=$log.kernel.$attempt
 	timeout "$timeout" qemu-system-x86_64 "${qemu_args[@]}" -serial stdio -serial "file:$klog" \
 		-append "console=ttyS1 loglevel=4 panic=-1 softlockup_panic=1 hung_task_panic=1" </dev/null 2>&1 |
 		tee "$log"

@@ -25,7 +25,7 @@ for m in drivers/virtio/virtio drivers/virtio/virtio_ring drivers/virtio/virtio_
 	drivers/block/virtio_blk drivers/char/virtio_console; do
 	cp "$k/modules/kernel/$m.ko" "$l2/lib/modules/"
 done
-(cd "$l2" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/l2.cpio.gz"
+(cd "$l2" && find . | cpio -o -H newc --quiet | gzip -1) >"$rig/l2.cpio.gz"
 
 # rootfs.ext4: busybox and an init that marks the disk, made without root mounts.
 r=$work/rootfs
@@ -33,15 +33,16 @@ mkdir -p "$r"/{bin,sbin,proc,sys,dev}
 cp /bin/busybox "$r/bin/busybox"
 for cmd in sh mount awk sync poweroff tail echo cat; do ln -s busybox "$r/bin/$cmd"; done
 cp "$here/rootfs-init.sh" "$r/sbin/init"
-mkfs.ext4 -q -F -d "$r" "$work/rootfs.ext4" 32M
+mkfs.ext4 -q -F -d "$r" "$rig/rootfs.ext4" 32M
 
 adds=()
-for f in "$root/build/n90vmm" "$k/vmlinuz" "$k/vmlinux" "$work/l2.cpio.gz" "$work/rootfs.ext4" \
+# (l2.cpio.gz and rootfs.ext4 stay in build/rig/ for runs by hand: docs/testing.md.)
+for f in "$root/build/n90vmm" "$k/vmlinuz" "$k/vmlinux" "$rig/l2.cpio.gz" "$rig/rootfs.ext4" \
 	"$here/l1-scenarios.sh" "$(command -v e2fsck)" "$(command -v debugfs)"; do
 	adds+=(--add "$f:/rig/$(basename "$f")")
 done
 set +e
-"$here/l1.sh" --timeout 420 --log "$rig/logs/l1.log" "${adds[@]}" -- /rig/l1-scenarios.sh /rig >"$work/out.txt"
+"$here/l1.sh" --timeout 240 --log "$rig/logs/l1.log" "${adds[@]}" -- /rig/l1-scenarios.sh /rig >"$work/out.txt"
 l1_status=$?
 set -e
 tr -d '\r' <"$work/out.txt" >"$rig/logs/scenarios.log"
