@@ -3,8 +3,10 @@ CC      ?= gcc
 O       ?= build
 PREFIX  ?= /usr/local
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE
+# Not overridable: the language and warning level the code is written for.
+BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE
 LDLIBS  += -lpthread
+SANITIZE_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 # Debian packages the build, the tests and the system-test rig need (`make deps`).
 DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-dev \
@@ -18,22 +20,22 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/obj/%.o)
 
-.PHONY: all guests run bench test unit-test integration-test system-test install clean deps help
+.PHONY: sanitize all guests run bench test unit-test integration-test system-test install clean deps help
 
 all: $(O)/n90vmm guests
 
 $(O)/n90vmm: $(VMM_OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -c -o $@ $<
 
 guests:
 	$(MAKE) -C tests/guest O=$(abspath $(O))/guest
 
 $(O)/unit-tests: $(UNIT_OBJS) $(LIB_OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
 unit-test: $(O)/unit-tests guests
 	$(O)/unit-tests --jobs 2
@@ -57,6 +59,13 @@ bench: all
 system-test: all
 	tests/system/run.sh
 
+# ASan + UBSan build of the monitor and the unit tests (in build/sanitize), then the unit
+# tests under it. The loaders and the virtqueue walker get hostile input there.
+sanitize: guests
+	$(MAKE) O=$(O)/sanitize CFLAGS="$(SANITIZE_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+		$(O)/sanitize/n90vmm $(O)/sanitize/unit-tests
+	ASAN_OPTIONS=detect_leaks=1 $(O)/sanitize/unit-tests --jobs 2
+
 install: $(O)/n90vmm
 	install -D -m 0755 $(O)/n90vmm $(DESTDIR)$(PREFIX)/bin/n90vmm
 
@@ -75,6 +84,7 @@ help:
 	@echo "make integration-test boot every test guest on KVM (rig fallback without /dev/kvm)"
 	@echo "make system-test      real Linux guests on real KVM inside QEMU (tests/system)"
 	@echo "make bench            boot time and RSS, n90vmm vs QEMU on the same guest (JSON)"
+	@echo "make sanitize         unit tests under ASan + UBSan"
 	@echo "make install PREFIX=  install n90vmm"
 	@echo "make deps             apt-get install the build and test dependencies (root)"
 	@echo "make clean            remove build products"
