@@ -3,31 +3,23 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../vmm/bytes.h"
+
 #define CONF1_ENABLE 0x80000000u
 #define BAR_TYPE_MEM32 0x0 /* memory, 32-bit, not prefetchable */
 #define ECAM_FUNCTION_SIZE 0x1000
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
 
 void pci_device_init(struct pci_device *dev, uint16_t vendor, uint16_t device, uint32_t class_code,
 		     uint16_t subsys_vendor, uint16_t subsys_id, const struct pci_device_ops *ops, void *opaque)
 {
 	memset(dev, 0, sizeof(*dev));
-	put16(dev->config + PCI_VENDOR_ID, vendor);
-	put16(dev->config + PCI_DEVICE_ID, device);
+	put_le16(dev->config + PCI_VENDOR_ID, vendor);
+	put_le16(dev->config + PCI_DEVICE_ID, device);
 	dev->config[PCI_CLASS_PROG] = (uint8_t)class_code;
 	dev->config[PCI_CLASS_PROG + 1] = (uint8_t)(class_code >> 8);
 	dev->config[PCI_CLASS_PROG + 2] = (uint8_t)(class_code >> 16);
-	put16(dev->config + PCI_SUBSYSTEM_VENDOR_ID, subsys_vendor);
-	put16(dev->config + PCI_SUBSYSTEM_ID, subsys_id);
+	put_le16(dev->config + PCI_SUBSYSTEM_VENDOR_ID, subsys_vendor);
+	put_le16(dev->config + PCI_SUBSYSTEM_ID, subsys_id);
 	dev->config[PCI_INTERRUPT_PIN] = 1; /* INTA# */
 	/* Writable: command (IO, MEMORY, MASTER, INTX_DISABLE), interrupt line. BARs are
 	 * handled apart (sizing); everything else is read-only unless a capability says so. */
@@ -88,7 +80,7 @@ int pci_device_add_bar(struct pci_bus *bus, struct pci_device *dev, unsigned int
 	bus->window_next = addr + size;
 	dev->bars[bar].addr = addr;
 	dev->bars[bar].size = size;
-	put32(dev->config + PCI_BAR0 + 4 * bar, (uint32_t)addr | BAR_TYPE_MEM32);
+	put_le32(dev->config + PCI_BAR0 + 4 * bar, (uint32_t)addr | BAR_TYPE_MEM32);
 	return 0;
 }
 
@@ -162,7 +154,7 @@ static void bar_write(struct pci_device *dev, unsigned int bar, uint32_t value)
 	}
 	b->sizing = false;
 	b->addr = value & ~(uint32_t)(b->size - 1);
-	put32(dev->config + PCI_BAR0 + 4 * bar, (uint32_t)b->addr | BAR_TYPE_MEM32);
+	put_le32(dev->config + PCI_BAR0 + 4 * bar, (uint32_t)b->addr | BAR_TYPE_MEM32);
 }
 
 void pci_config_write(struct pci_bus *bus, unsigned int busnr, unsigned int slot, unsigned int func,

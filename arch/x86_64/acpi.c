@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../vmm/bytes.h"
+
 #define OEM_ID "N90VMM"
 #define OEM_TABLE_ID "N90VMM  "
 
@@ -27,32 +29,17 @@ static uint64_t acpi_alloc(struct acpi_writer *w, uint64_t len, uint64_t align)
 	return at;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
-
 /* ACPI §5.2.6 system description table header. */
 static void acpi_header(uint8_t *t, const char sig[4], uint32_t len, uint8_t revision)
 {
 	memcpy(t, sig, 4);
-	put32(t + 4, len);
+	put_le32(t + 4, len);
 	t[8] = revision;
 	memcpy(t + 10, OEM_ID, 6);
 	memcpy(t + 16, OEM_TABLE_ID, 8);
-	put32(t + 24, 1);
+	put_le32(t + 24, 1);
 	memcpy(t + 28, "N90V", 4);
-	put32(t + 32, 1);
+	put_le32(t + 32, 1);
 }
 
 static int acpi_commit(struct acpi_writer *w, uint64_t gpa, uint8_t *t, uint32_t len)
@@ -68,7 +55,7 @@ static void acpi_gas_io(uint8_t *p, uint8_t bit_width, uint8_t access_size, uint
 	p[1] = bit_width;
 	p[2] = 0;
 	p[3] = access_size;
-	put64(p + 4, port);
+	put_le64(p + 4, port);
 }
 
 uint8_t x86_table_checksum(const void *data, uint64_t len)
@@ -268,23 +255,23 @@ static int acpi_build_madt(struct acpi_writer *w, unsigned int ncpus, uint64_t *
 	if (ncpus > X86_MAX_CPUS)
 		return -EINVAL;
 	memset(t, 0, sizeof(t));
-	put32(t + 36, X86_LAPIC_BASE);
-	put32(t + 40, 1); /* PCAT_COMPAT: dual 8259s are present (and masked by the guest) */
+	put_le32(t + 36, X86_LAPIC_BASE);
+	put_le32(t + 40, 1); /* PCAT_COMPAT: dual 8259s are present (and masked by the guest) */
 	for (unsigned int i = 0; i < ncpus; i++) {
 		uint8_t *e = t + len;
 		e[0] = 0; /* Processor Local APIC */
 		e[1] = 8;
 		e[2] = (uint8_t)i; /* ACPI processor UID */
 		e[3] = (uint8_t)i; /* APIC ID: vCPU i has APIC ID i */
-		put32(e + 4, 1);   /* enabled */
+		put_le32(e + 4, 1);   /* enabled */
 		len += 8;
 	}
 	uint8_t *io = t + len;
 	io[0] = 1; /* I/O APIC */
 	io[1] = 12;
 	io[2] = X86_IOAPIC_ID(ncpus);
-	put32(io + 4, X86_IOAPIC_BASE);
-	put32(io + 8, 0); /* GSI base */
+	put_le32(io + 4, X86_IOAPIC_BASE);
+	put_le32(io + 8, 0); /* GSI base */
 	len += 12;
 
 	uint8_t *iso = t + len;
@@ -292,23 +279,23 @@ static int acpi_build_madt(struct acpi_writer *w, unsigned int ncpus, uint64_t *
 	iso[1] = 10;
 	iso[2] = 0;
 	iso[3] = 0;
-	put32(iso + 4, X86_PIT_IOAPIC_PIN);
-	put16(iso + 8, 0);
+	put_le32(iso + 4, X86_PIT_IOAPIC_PIN);
+	put_le16(iso + 8, 0);
 	len += 10;
 	iso = t + len;
 	iso[0] = 2; /* SCI: level triggered, active high (§5.2.12.5 MPS INTI flags 0x000d) */
 	iso[1] = 10;
 	iso[2] = 0;
 	iso[3] = 9;
-	put32(iso + 4, 9);
-	put16(iso + 8, 0x000d);
+	put_le32(iso + 4, 9);
+	put_le16(iso + 8, 0x000d);
 	len += 10;
 
 	uint8_t *nmi = t + len;
 	nmi[0] = 4; /* Local APIC NMI on LINT1 of every processor (UID 0xff) */
 	nmi[1] = 6;
 	nmi[2] = 0xff;
-	put16(nmi + 3, 0);
+	put_le16(nmi + 3, 0);
 	nmi[5] = 1;
 	len += 6;
 
@@ -326,24 +313,24 @@ static int acpi_build_fadt(struct acpi_writer *w, const struct x86_profile *prof
 	uint16_t evt = profile->pm1_base, cnt = (uint16_t)(profile->pm1_base + 4);
 
 	memset(t, 0, sizeof(t));
-	put32(t + 36, (uint32_t)facs);
-	put32(t + 40, (uint32_t)dsdt);
-	put16(t + 46, profile->sci_irq);
+	put_le32(t + 36, (uint32_t)facs);
+	put_le32(t + 40, (uint32_t)dsdt);
+	put_le16(t + 46, profile->sci_irq);
 	/* SMI_CMD = 0: no SMM, the machine is always in ACPI mode. */
-	put32(t + 56, evt);
-	put32(t + 64, cnt);
+	put_le32(t + 56, evt);
+	put_le32(t + 64, cnt);
 	t[88] = 4; /* PM1_EVT_LEN: status + enable */
 	t[89] = 2; /* PM1_CNT_LEN */
 	t[108] = 0x32; /* CENTURY: CMOS register holding the century */
 	/* IAPC_BOOT_ARCH: no 8042 (the i8042 here only resets), no VGA, no MSI disable. */
-	put16(t + 109, (1 << 2) /* VGA not present */);
+	put_le16(t + 109, (1 << 2) /* VGA not present */);
 	/* Flags: WBINVD, PROC_C1, PWR_BUTTON and SLP_BUTTON are control methods (i.e. absent),
 	 * RESET_REG_SUP. */
-	put32(t + 112, (1 << 0) | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 10));
+	put_le32(t + 112, (1 << 0) | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 10));
 	acpi_gas_io(t + 116, 8, 1, 0xcf9);
 	t[128] = 0x06; /* RESET_VALUE: full reset through 0xCF9 */
 	t[131] = 4;    /* FADT minor version: 6.4 */
-	put64(t + 140, dsdt);
+	put_le64(t + 140, dsdt);
 	acpi_gas_io(t + 148, 32, 2, evt);
 	acpi_gas_io(t + 172, 16, 2, cnt);
 	acpi_header(t, "FACP", sizeof(t), 6);
@@ -371,7 +358,7 @@ int x86_acpi_build(const struct guest_mem *mem, const struct x86_profile *profil
 	facs = acpi_alloc(&w, 64, 64);
 	memset(buf, 0, 64);
 	memcpy(buf, "FACS", 4);
-	put32(buf + 4, 64);
+	put_le32(buf + 4, 64);
 	buf[32] = 2; /* version */
 	if (!facs || (ret = guest_mem_write(mem, facs, buf, 64)) < 0)
 		return facs ? ret : -ENOSPC;
@@ -395,8 +382,8 @@ int x86_acpi_build(const struct guest_mem *mem, const struct x86_profile *profil
 
 	/* XSDT (64-bit pointers) and RSDT (32-bit) list the same two tables. */
 	memset(buf, 0, sizeof(buf));
-	put64(buf + 36, fadt);
-	put64(buf + 44, madt);
+	put_le64(buf + 36, fadt);
+	put_le64(buf + 44, madt);
 	acpi_header(buf, "XSDT", 52, 1);
 	xsdt = acpi_alloc(&w, 52, 16);
 	if (!xsdt)
@@ -404,8 +391,8 @@ int x86_acpi_build(const struct guest_mem *mem, const struct x86_profile *profil
 	if ((ret = acpi_commit(&w, xsdt, buf, 52)) < 0)
 		return ret;
 	memset(buf, 0, sizeof(buf));
-	put32(buf + 36, (uint32_t)fadt);
-	put32(buf + 40, (uint32_t)madt);
+	put_le32(buf + 36, (uint32_t)fadt);
+	put_le32(buf + 40, (uint32_t)madt);
 	acpi_header(buf, "RSDT", 44, 1);
 	rsdt = acpi_alloc(&w, 44, 16);
 	if (!rsdt)
@@ -418,9 +405,9 @@ int x86_acpi_build(const struct guest_mem *mem, const struct x86_profile *profil
 	memcpy(buf, "RSD PTR ", 8);
 	memcpy(buf + 9, OEM_ID, 6);
 	buf[15] = 2;
-	put32(buf + 16, (uint32_t)rsdt);
-	put32(buf + 20, 36);
-	put64(buf + 24, xsdt);
+	put_le32(buf + 16, (uint32_t)rsdt);
+	put_le32(buf + 20, 36);
+	put_le64(buf + 24, xsdt);
 	buf[8] = x86_table_checksum(buf, 20);
 	buf[32] = x86_table_checksum(buf, 36);
 	if ((ret = guest_mem_write(mem, rsdp, buf, 36)) < 0)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../../vmm/bytes.h"
 #include "loader.h"
 
 /* Offsets in boot_params (arch/x86/include/uapi/asm/bootparam.h). */
@@ -41,45 +42,19 @@
 #define CAN_USE_HEAP 0x80
 #define XLF_KERNEL_64 0x01
 
-static uint16_t rd16(const uint8_t *p)
-{
-	uint16_t v;
-	memcpy(&v, p, 2);
-	return v;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
 /* Completes boot_params (already holding the setup header) and enters at load + 0x200
  * (bzImage) or the given 64-bit entry (vmlinux). */
 static int linux64_finish(struct load_ctx *ctx, uint8_t *bp, uint64_t entry)
 {
 	const struct x86_profile *p = ctx->profile;
 	struct x86_boot_plan *plan = ctx->plan;
-	uint16_t version = rd16(bp + BP_VERSION);
+	uint16_t version = get_le16(bp + BP_VERSION);
 	int ret;
 
-	uint32_t initrd_max = version >= 0x203 ? rd32(bp + BP_INITRD_ADDR_MAX) : 0x37ffffff;
+	uint32_t initrd_max = version >= 0x203 ? get_le32(bp + BP_INITRD_ADDR_MAX) : 0x37ffffff;
 	if ((ret = load_initrd(ctx, (uint64_t)initrd_max + 1)))
 		return ret;
-	uint32_t cmdline_size = version >= 0x206 ? rd32(bp + BP_CMDLINE_SIZE) + 1 : 256;
+	uint32_t cmdline_size = version >= 0x206 ? get_le32(bp + BP_CMDLINE_SIZE) + 1 : 256;
 	if ((ret = load_cmdline(ctx, cmdline_size)))
 		return ret;
 
@@ -87,12 +62,12 @@ static int linux64_finish(struct load_ctx *ctx, uint8_t *bp, uint64_t entry)
 	bp[BP_LOADFLAGS] |= LOADED_HIGH | CAN_USE_HEAP;
 	memcpy(bp + BP_HEAP_END_PTR, &(uint16_t){ 0xfe00 }, 2);
 	memcpy(bp + BP_VID_MODE, &(uint16_t){ 0xffff }, 2); /* "normal": no mode switch */
-	wr32(bp + BP_CMD_LINE_PTR, (uint32_t)p->cmdline_addr);
-	wr32(bp + BP_EXT_CMD_LINE_PTR, (uint32_t)(p->cmdline_addr >> 32));
-	wr32(bp + BP_RAMDISK_IMAGE, (uint32_t)plan->initrd_start);
-	wr32(bp + BP_RAMDISK_SIZE, (uint32_t)plan->initrd_size);
-	wr32(bp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(plan->initrd_start >> 32));
-	wr32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)(plan->initrd_size >> 32));
+	put_le32(bp + BP_CMD_LINE_PTR, (uint32_t)p->cmdline_addr);
+	put_le32(bp + BP_EXT_CMD_LINE_PTR, (uint32_t)(p->cmdline_addr >> 32));
+	put_le32(bp + BP_RAMDISK_IMAGE, (uint32_t)plan->initrd_start);
+	put_le32(bp + BP_RAMDISK_SIZE, (uint32_t)plan->initrd_size);
+	put_le32(bp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(plan->initrd_start >> 32));
+	put_le32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)(plan->initrd_size >> 32));
 	memcpy(bp + BP_ACPI_RSDP, &plan->rsdp, 8);
 
 	struct e820_entry map[E820_MAX_ENTRIES];
@@ -102,7 +77,7 @@ static int linux64_finish(struct load_ctx *ctx, uint8_t *bp, uint64_t entry)
 		uint8_t *e = bp + BP_E820_TABLE + i * 20;
 		memcpy(e, &map[i].addr, 8);
 		memcpy(e + 8, &map[i].size, 8);
-		wr32(e + 16, map[i].type);
+		put_le32(e + 16, map[i].type);
 	}
 	if (guest_mem_write(ctx->mem, p->zero_page_addr, bp, BP_SIZE))
 		return load_fail(ctx, EFAULT, "zero page address is not RAM");
@@ -122,13 +97,13 @@ int linux64_load_bzimage(struct load_ctx *ctx)
 
 	if (size < 0x268)
 		return load_fail(ctx, ENOEXEC, "bzImage: file too short for a setup header (truncated?)");
-	uint16_t version = rd16(image + BP_VERSION);
-	if (version < 0x20c || !(rd16(image + BP_XLOADFLAGS) & XLF_KERNEL_64))
+	uint16_t version = get_le16(image + BP_VERSION);
+	if (version < 0x20c || !(get_le16(image + BP_XLOADFLAGS) & XLF_KERNEL_64))
 		return load_fail(ctx, ENOEXEC,
 				 "bzImage: no 64-bit entry point (boot protocol %u.%02u, XLF_KERNEL_64 %s); "
 				 "n90vmm needs protocol 2.12+",
 				 version >> 8, version & 0xff,
-				 (rd16(image + BP_XLOADFLAGS) & XLF_KERNEL_64) ? "set" : "clear");
+				 (get_le16(image + BP_XLOADFLAGS) & XLF_KERNEL_64) ? "set" : "clear");
 	unsigned int setup_sects = image[BP_SETUP_SECTS] ? image[BP_SETUP_SECTS] : 4;
 	uint64_t pm_offset = (uint64_t)(setup_sects + 1) * 512;
 	if (pm_offset >= size)
@@ -137,16 +112,16 @@ int linux64_load_bzimage(struct load_ctx *ctx)
 
 	/* A relocatable kernel goes where it prefers (usually 16 MiB, clear of everything below);
 	 * others must run where they were linked, code32_start (1 MiB by default). */
-	uint64_t load = rd32(image + BP_CODE32_START);
+	uint64_t load = get_le32(image + BP_CODE32_START);
 	if (image[BP_RELOCATABLE]) {
-		uint32_t align = rd32(image + BP_KERNEL_ALIGNMENT);
-		load = rd64(image + BP_PREF_ADDRESS);
+		uint32_t align = get_le32(image + BP_KERNEL_ALIGNMENT);
+		load = get_le64(image + BP_PREF_ADDRESS);
 		if (align == 0 || (align & (align - 1)) || load % align)
 			return load_fail(ctx, ENOEXEC, "bzImage: pref_address 0x%llx not aligned to 0x%x",
 					 (unsigned long long)load, align);
 	}
 	/* init_size covers the decompressor's whole working area, not just the file. */
-	uint64_t footprint = rd32(image + BP_INIT_SIZE);
+	uint64_t footprint = get_le32(image + BP_INIT_SIZE);
 	if (footprint < pm_size)
 		footprint = pm_size;
 	int ret = load_check_range(ctx, "bzImage kernel (init_size)", load, footprint);
@@ -184,9 +159,9 @@ int linux64_load_vmlinux(struct load_ctx *ctx, const struct elf_image *elf)
 	memcpy(bp + BP_BOOT_FLAG, &(uint16_t){ 0xaa55 }, 2);
 	memcpy(bp + BP_HEADER_MAGIC, "HdrS", 4);
 	memcpy(bp + BP_VERSION, &(uint16_t){ 0x020f }, 2);
-	wr32(bp + BP_INITRD_ADDR_MAX, 0x7fffffff);
-	wr32(bp + BP_KERNEL_ALIGNMENT, 0x1000000);
-	wr32(bp + BP_CMDLINE_SIZE, 2047);
+	put_le32(bp + BP_INITRD_ADDR_MAX, 0x7fffffff);
+	put_le32(bp + BP_KERNEL_ALIGNMENT, 0x1000000);
+	put_le32(bp + BP_CMDLINE_SIZE, 2047);
 	memcpy(bp + BP_XLOADFLAGS, &(uint16_t){ XLF_KERNEL_64 }, 2);
 	return linux64_finish(ctx, bp, elf->entry);
 }

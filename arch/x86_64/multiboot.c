@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../../vmm/bytes.h"
 #include "loader.h"
 
 #define MB_HEADER_MAGIC 0x1badb002u
@@ -26,20 +27,13 @@
 #define MBI_MMAP_OFFSET (MBI_MODS_OFFSET + 16)
 #define MBI_NAME_OFFSET (MBI_MMAP_OFFSET + E820_MAX_ENTRIES * 24)
 
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
 int multiboot_find_header(const uint8_t *image, size_t size, size_t *offset)
 {
 	size_t limit = size < MB_SEARCH_LIMIT ? size : MB_SEARCH_LIMIT;
 	/* The header is 32-bit aligned and at least 12 bytes (magic, flags, checksum). */
 	for (size_t off = 0; off + 12 <= limit; off += 4) {
-		uint32_t magic = rd32(image + off);
-		if (magic == MB_HEADER_MAGIC && (uint32_t)(magic + rd32(image + off + 4) + rd32(image + off + 8)) == 0) {
+		uint32_t magic = get_le32(image + off);
+		if (magic == MB_HEADER_MAGIC && (uint32_t)(magic + get_le32(image + off + 4) + get_le32(image + off + 8)) == 0) {
 			*offset = off;
 			return 0;
 		}
@@ -54,9 +48,9 @@ static int multiboot_load_address_fields(struct load_ctx *ctx, size_t hdr_off)
 	size_t size = ctx->in->kernel_size;
 	if (size - hdr_off < 32)
 		return load_fail(ctx, ENOEXEC, "multiboot: header truncated (address fields missing)");
-	uint32_t header_addr = rd32(image + hdr_off + 12), load_addr = rd32(image + hdr_off + 16);
-	uint32_t load_end = rd32(image + hdr_off + 20), bss_end = rd32(image + hdr_off + 24);
-	uint32_t entry = rd32(image + hdr_off + 28);
+	uint32_t header_addr = get_le32(image + hdr_off + 12), load_addr = get_le32(image + hdr_off + 16);
+	uint32_t load_end = get_le32(image + hdr_off + 20), bss_end = get_le32(image + hdr_off + 24);
+	uint32_t entry = get_le32(image + hdr_off + 28);
 
 	if (load_addr > header_addr || header_addr - load_addr > hdr_off)
 		return load_fail(ctx, ENOEXEC, "multiboot: load_addr 0x%x inconsistent with header_addr 0x%x",
@@ -116,7 +110,7 @@ int multiboot_load(struct load_ctx *ctx)
 	int ret;
 
 	multiboot_find_header(image, ctx->in->kernel_size, &hdr_off);
-	uint32_t flags = rd32(image + hdr_off + 4);
+	uint32_t flags = get_le32(image + hdr_off + 4);
 	/* Bits 0-15 are requirements the loader must meet or refuse (§3.1.2). Video mode
 	 * information (bit 2) is a request we leave unanswered: there is no framebuffer. */
 	uint32_t unknown = flags & 0xffffu & ~(MB_FLAG_PAGE_ALIGN | MB_FLAG_MEMORY_INFO | MB_FLAG_VIDEO_MODE);

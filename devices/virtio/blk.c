@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "../../vmm/bytes.h"
 #include "../../vmm/log.h"
 
 #define HEADER_LEN 16
@@ -27,11 +28,6 @@
 #define CFG_MAX_WRITE_ZEROES_SECTORS 48
 #define CFG_MAX_WRITE_ZEROES_SEG 52
 #define CFG_WRITE_ZEROES_MAY_UNMAP 56
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
 
 /* Builds an iovec for `len` bytes of the chain's readable (write=false) or writable part,
  * starting `offset` bytes into it. Returns the iovec count, or -1 if the part is shorter. */
@@ -281,13 +277,13 @@ int virtio_blk_init(struct virtio_blk *blk, const struct blk_options *opt, const
 	snprintf(blk->id, sizeof(blk->id), "n90vmm-disk%u", index);
 
 	memcpy(blk->config + CFG_CAPACITY, &blk->capacity, 8);
-	put32(blk->config + CFG_SEG_MAX, VIRTIO_BLK_SEG_MAX);
-	put32(blk->config + CFG_BLK_SIZE, VIRTIO_BLK_SECTOR);
-	put32(blk->config + CFG_MAX_DISCARD_SECTORS, UINT32_MAX / VIRTIO_BLK_SECTOR);
-	put32(blk->config + CFG_MAX_DISCARD_SEG, DISCARD_MAX_SEGS);
-	put32(blk->config + CFG_DISCARD_ALIGNMENT, 1);
-	put32(blk->config + CFG_MAX_WRITE_ZEROES_SECTORS, UINT32_MAX / VIRTIO_BLK_SECTOR);
-	put32(blk->config + CFG_MAX_WRITE_ZEROES_SEG, DISCARD_MAX_SEGS);
+	put_le32(blk->config + CFG_SEG_MAX, VIRTIO_BLK_SEG_MAX);
+	put_le32(blk->config + CFG_BLK_SIZE, VIRTIO_BLK_SECTOR);
+	put_le32(blk->config + CFG_MAX_DISCARD_SECTORS, UINT32_MAX / VIRTIO_BLK_SECTOR);
+	put_le32(blk->config + CFG_MAX_DISCARD_SEG, DISCARD_MAX_SEGS);
+	put_le32(blk->config + CFG_DISCARD_ALIGNMENT, 1);
+	put_le32(blk->config + CFG_MAX_WRITE_ZEROES_SECTORS, UINT32_MAX / VIRTIO_BLK_SECTOR);
+	put_le32(blk->config + CFG_MAX_WRITE_ZEROES_SEG, DISCARD_MAX_SEGS);
 	blk->config[CFG_WRITE_ZEROES_MAY_UNMAP] = 1;
 
 	uint64_t features = (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
