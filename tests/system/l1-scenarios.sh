@@ -66,21 +66,18 @@ rootfs_checks() { # the guest's file is on the host side, and the filesystem is 
 		grep -q 'written by L2 at boot'
 }
 
-run_virtio_blk_mmio_rootfs() {
+# rootfs.ext4 as the root filesystem over TRANSPORT: the guest switch_roots into it and
+# its init writes a file there.
+blk_rootfs() {
 	cp rootfs.ext4 rootfs-copy.ext4
-	boot --virtio-transport mmio -p "$base scenario=blk-rootfs" -i l2.cpio.gz vmlinuz rootfs-copy.ext4 >out.txt 2>&1
+	boot --virtio-transport "$1" -p "$base scenario=blk-rootfs" -i l2.cpio.gz vmlinuz rootfs-copy.ext4 >out.txt 2>&1
 	rc=$?
 	cat out.txt
 	[ $rc -eq 0 ] && grep -q 'L2-ROOTFS-INIT-OK root=/dev/vda' out.txt && rootfs_checks
 }
 
-run_virtio_blk_pci_rootfs() {
-	cp rootfs.ext4 rootfs-copy.ext4
-	boot --virtio-transport pci -p "$base scenario=blk-rootfs" -i l2.cpio.gz vmlinuz rootfs-copy.ext4 >out.txt 2>&1
-	rc=$?
-	cat out.txt
-	[ $rc -eq 0 ] && grep -q 'L2-ROOTFS-INIT-OK root=/dev/vda' out.txt && rootfs_checks
-}
+run_virtio_blk_mmio_rootfs() { blk_rootfs mmio; }
+run_virtio_blk_pci_rootfs() { blk_rootfs pci; }
 
 run_virtio_blk_readonly() {
 	before=$(md5sum <rootfs.ext4 | cut -d' ' -f1)
