@@ -5,7 +5,7 @@ PREFIX  ?= /usr/local
 CFLAGS  ?= -O2 -g
 # Not overridable: the language and warning level the code is written for.
 BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE
-LDLIBS  += -lpthread
+LDLIBS  += -lseccomp -lpthread
 SANITIZE_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 # Debian packages the build, the tests and the system-test rig need (`make deps`).

@@ -97,6 +97,13 @@ int harness_session_init(struct harness_session *s, const struct harness_options
 	int ret = harness_init(&s->engine, &cfg, s->start_ms);
 	if (ret)
 		return ret;
+	if (opt->result_json) {
+		s->result_file = fopen(opt->result_json, "w");
+		if (!s->result_file) {
+			fprintf(stderr, "n90vmm: --result-json '%s': %s\n", opt->result_json, strerror(errno));
+			return -errno;
+		}
+	}
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
@@ -198,11 +205,7 @@ static void json_string(FILE *f, const char *str)
 
 static void write_result_json(struct harness_session *s, int status, char *payload)
 {
-	FILE *f = fopen(s->opt->result_json, "w");
-	if (!f) {
-		fprintf(stderr, "n90vmm: --result-json '%s': %s\n", s->opt->result_json, strerror(errno));
-		return;
-	}
+	FILE *f = s->result_file;
 	const struct harness_engine *e = &s->engine;
 	fprintf(f, "{\"boot_ms\":%lld,\"exit_status\":%d,\"boot_timed_out\":%s,\"commands\":[",
 		e->boot_ms ? (long long)(e->boot_ms - s->start_ms) : -1LL, status, s->boot_timed_out ? "true" : "false");
@@ -220,6 +223,7 @@ static void write_result_json(struct harness_session *s, int status, char *paylo
 	}
 	fprintf(f, "]}\n");
 	fclose(f);
+	s->result_file = NULL;
 }
 
 int harness_session_finish(struct harness_session *s, int vm_status)
@@ -254,7 +258,7 @@ int harness_session_finish(struct harness_session *s, int vm_status)
 		fprintf(stderr, "n90vmm: harness: command %u did not finish within its timeout\n", e->current + 1);
 	else if (!e->results[last].finished)
 		fprintf(stderr, "n90vmm: harness: the guest stopped before the command finished\n");
-	if (s->opt->result_json)
+	if (s->result_file)
 		write_result_json(s, status, payload);
 	free(payload);
 	return status;
@@ -265,6 +269,8 @@ void harness_session_destroy(struct harness_session *s)
 	if (!s->opt)
 		return; /* never initialised */
 	harness_free(&s->engine);
+	if (s->result_file)
+		fclose(s->result_file);
 	if (s->pipe_rd >= 0)
 		close(s->pipe_rd);
 	if (s->pipe_wr >= 0)

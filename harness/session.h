@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "engine.h"
 
@@ -31,6 +32,7 @@ struct harness_session {
 	const struct harness_options *opt;
 	char nonce[17];
 	int pipe_rd, pipe_wr; /* console tap */
+	FILE *result_file;    /* --result-json, opened before the sandbox closes open() */
 	uint64_t start_ms;
 	bool boot_timed_out, command_timed_out, stop_requested;
 };

@@ -23,6 +23,8 @@ enum long_only_option {
 	OPT_STRICT,
 	OPT_RESULT_JSON,
 	OPT_CONSOLE_LOG,
+	OPT_DISABLE_SANDBOX,
+	OPT_SECCOMP_LOG,
 };
 
 static const struct option long_options[] = {
@@ -43,6 +45,8 @@ static const struct option long_options[] = {
 	{ "strict", no_argument, NULL, OPT_STRICT },
 	{ "result-json", required_argument, NULL, OPT_RESULT_JSON },
 	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
+	{ "disable-sandbox", no_argument, NULL, OPT_DISABLE_SANDBOX },
+	{ "seccomp-log", no_argument, NULL, OPT_SECCOMP_LOG },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-stdin", no_argument, NULL, OPT_NO_STDIN },
 	{ "stats", no_argument, NULL, OPT_STATS },
@@ -82,6 +86,8 @@ void cli_print_help(void)
 	       "      --console-log FILE    guest console to FILE instead of stderr\n"
 	       "      --no-stdin        do not feed standard input to the guest console\n"
 	       "      --stats           print device and exit counters when the VM stops\n"
+	       "      --disable-sandbox don't confine threads with seccomp (debugging only)\n"
+	       "      --seccomp-log     log forbidden syscalls instead of killing (debugging)\n"
 	       "  -v, --verbose         log boot steps, port 0x80 codes and unclaimed accesses\n"
 	       "      --features        list the features built into this binary\n"
 	       "  -h, --help            this text\n"
@@ -97,7 +103,7 @@ void cli_print_help(void)
 void cli_print_features(void)
 {
 	static const char *const features[] = {
-		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc", "virtio-mmio", "virtio-pci", "virtio-blk", "virtio-console", "harness",
+		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc", "virtio-mmio", "virtio-pci", "virtio-blk", "virtio-console", "harness", "seccomp",
 	};
 	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
 		printf("%s\n", features[i]);
@@ -284,6 +290,13 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *er
 			break;
 		case OPT_CONSOLE_LOG:
 			cfg->console_log = optarg;
+			break;
+		case OPT_DISABLE_SANDBOX:
+			cfg->sandbox = SANDBOX_OFF;
+			break;
+		case OPT_SECCOMP_LOG:
+			if (cfg->sandbox != SANDBOX_OFF)
+				cfg->sandbox = SANDBOX_LOG;
 			break;
 		case OPT_CONSOLE:
 			if (strcmp(optarg, "serial") == 0)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../harness/session.h"
+#include "sandbox.h"
 
 #define CONFIG_MAX_DISKS 8
 
@@ -46,6 +47,7 @@ struct vm_config {
 	/* Harness mode (--command / --script) when harness.ncommands > 0. */
 	struct harness_options harness;
 	const char *console_log; /* guest console to this file instead of stderr (harness mode) */
+	enum sandbox_mode sandbox;
 };
 
 #endif

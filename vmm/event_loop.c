@@ -2,12 +2,14 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "sandbox.h"
 
 int event_loop_init(struct event_loop *loop)
 {
@@ -44,6 +46,9 @@ static void *event_loop_thread(void *arg)
 {
 	struct event_loop *loop = arg;
 	struct epoll_event events[32];
+
+	if (sandbox_enter(SANDBOX_IO) < 0)
+		abort(); /* an unsandboxed I/O thread would parse guest data unconfined */
 
 	for (;;) {
 		int n = epoll_wait(loop->epoll_fd, events, 32, -1);

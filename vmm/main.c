@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../arch/arch.h"
@@ -17,6 +18,7 @@
 #include "console.h"
 #include "exit_status.h"
 #include "log.h"
+#include "sandbox.h"
 #include "vm.h"
 
 /* Kernels and initrds above this are refused before they are read (a sanity bound, far
@@ -187,6 +189,10 @@ static int run_main_loop(struct main_loop *l, double timeout_sec)
 
 	if (l->harness)
 		loop_add(l, l->harness->pipe_rd, TAG_HARNESS);
+	/* Everything the main loop needs is open: confine the thread before it touches guest
+	 * data (console input, harness). */
+	if (sandbox_enter(SANDBOX_MAIN) < 0)
+		return -EPERM;
 
 	while (vm_stop_reason(l->vm) == VM_RUNNING) {
 		int n = epoll_wait(l->epoll_fd, events, 8, l->harness ? harness_session_timeout_ms(l->harness) : -1);
@@ -355,5 +361,9 @@ int main(int argc, char **argv)
 	}
 	if (cfg.verbose)
 		log_threshold = LOG_DEBUG;
+	sandbox_mode = cfg.sandbox;
+	/* glibc reads the zone file on the first time conversion (the CMOS RTC's gmtime_r):
+	 * do it now, before the sandbox forbids open(). */
+	tzset();
 	return run_vm(&cfg);
 }

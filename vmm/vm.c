@@ -14,6 +14,7 @@
 #include "../arch/arch.h"
 #include "exit_status.h"
 #include "log.h"
+#include "sandbox.h"
 
 const char *vm_stop_reason_name(enum vm_stop_reason reason)
 {
@@ -367,6 +368,12 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+
+	/* No guest instruction runs before this thread's filter is in place. */
+	if (sandbox_enter(SANDBOX_VCPU) < 0) {
+		vm_request_stop(vm, VM_STOP_SETUP_FAILED);
+		return NULL;
+	}
 
 	while (vm_stop_reason(vm) == VM_RUNNING) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {

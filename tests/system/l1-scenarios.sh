@@ -138,6 +138,30 @@ run_harness_command() {
 	[ $rc -eq 124 ] && grep -qx started payload.txt
 }
 
+run_sandbox() {
+	# Every thread of a running VM is under a seccomp filter (Seccomp: 2), and the guest
+	# works under it (all other scenarios run with the sandbox on, the default, too).
+	./n90vmm --timeout 120 -m 512 -c 2 -p "$base scenario=harness" -i l2.cpio.gz --command 'sleep 4' \
+		vmlinuz rootfs.ext4 >payload.txt 2>console.txt &
+	pid=$!
+	i=0
+	while [ $i -lt 600 ] && ! grep -q 'sleep 4' console.txt; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	threads=0 confined=0
+	for t in /proc/$pid/task/*; do
+		threads=$((threads + 1))
+		grep -q '^Seccomp:[[:space:]]*2' "$t/status" && confined=$((confined + 1))
+		echo "$t: $(grep '^Seccomp:' "$t/status")"
+	done
+	wait $pid
+	rc=$?
+	echo "threads $threads, confined $confined, exit $rc"
+	# main + 2 vCPUs + the I/O thread
+	[ $rc -eq 0 ] && [ $threads -ge 4 ] && [ $confined -eq $threads ]
+}
+
 scenario linux-bzimage-initrd bzimage
 scenario linux-pvh-vmlinux pvh
 scenario linux-smp-2cpu acpi

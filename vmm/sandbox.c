@@ -1,0 +1,139 @@
+#include "sandbox.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <seccomp.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+
+#include <string.h>
+
+#include "log.h"
+
+enum sandbox_mode sandbox_mode = SANDBOX_ENFORCE;
+
+struct sandbox_rule {
+	int syscall;
+	unsigned long ioctl; /* for ioctl: the one request allowed; 0 for other syscalls */
+	const char *why;
+};
+
+#define ALLOW(name, why) { SCMP_SYS(name), 0, why }
+#define IOCTL(req, why) { SCMP_SYS(ioctl), req, why }
+
+/* What every thread does: memory, locks, console and log output, thread exit, signals. */
+static const struct sandbox_rule common_rules[] = {
+	ALLOW(read, "eventfds, pipes, stdin, signalfd, timerfd"),
+	ALLOW(write, "console output, log lines, eventfd and irqfd kicks"),
+	ALLOW(futex, "mutexes, condition variables, pthread_join"),
+	ALLOW(mmap, "malloc arenas and large allocations"),
+	ALLOW(munmap, "free of large allocations; teardown"),
+	ALLOW(mprotect, "malloc growing a thread arena"),
+	ALLOW(madvise, "malloc trimming"),
+	ALLOW(brk, "malloc on the main arena"),
+	ALLOW(rt_sigreturn, "return from the vCPU kick handler"),
+	ALLOW(rt_sigprocmask, "pthread internals"),
+	ALLOW(clock_gettime, "timestamps when the vDSO is not used"),
+	ALLOW(gettid, "pthread internals"),
+	ALLOW(getpid, "pthread_kill"),
+	ALLOW(tgkill, "pthread_kill: kicking vCPUs out of KVM_RUN; raise() after a fatal signal"),
+	ALLOW(sched_yield, "lock contention"),
+	ALLOW(newfstatat, "stdio sizing a stream buffer on first use"),
+	ALLOW(close, "teardown"),
+	ALLOW(exit, "thread exit"),
+	ALLOW(exit_group, "process exit"),
+	IOCTL(TCSETS, "restoring the terminal (also from a fatal-signal handler)"),
+	IOCTL(TCSETSW, "restoring the terminal"),
+	IOCTL(TCSETSF, "restoring the terminal"),
+	IOCTL(TCGETS, "tcsetattr reads back what it set"),
+};
+
+static const struct sandbox_rule vcpu_rules[] = {
+	IOCTL(KVM_RUN, "running the guest"),
+	/* A queue notify that reaches user space (no ioeventfd matched) is served right on
+	 * the vCPU thread, so it may do virtio-blk I/O too. */
+	ALLOW(preadv, "virtio-blk reads on a user-space notify"),
+	ALLOW(pwritev, "virtio-blk writes on a user-space notify"),
+	ALLOW(fdatasync, "virtio-blk flush on a user-space notify"),
+	ALLOW(fallocate, "virtio-blk discard on a user-space notify"),
+	ALLOW(pwrite64, "virtio-blk write-zeroes fallback on a user-space notify"),
+	IOCTL(KVM_GET_REGS, "register dump on a guest crash"),
+	IOCTL(KVM_GET_SREGS, "register dump on a guest crash"),
+	IOCTL(KVM_IRQ_LINE, "legacy device interrupts (16550)"),
+	IOCTL(KVM_SET_GSI_ROUTING, "MSI-X table writes update the vector's route"),
+	IOCTL(KVM_IOEVENTFD, "a guest moving a virtio-pci BAR moves its notify ioeventfds"),
+};
+
+static const struct sandbox_rule io_rules[] = {
+	ALLOW(epoll_wait, "the I/O thread's event loop"),
+	ALLOW(epoll_pwait, "the I/O thread's event loop"),
+	ALLOW(preadv, "virtio-blk reads into guest buffers"),
+	ALLOW(pwritev, "virtio-blk writes from guest buffers"),
+	ALLOW(fdatasync, "virtio-blk flush"),
+	ALLOW(fallocate, "virtio-blk discard and write-zeroes"),
+	ALLOW(pwrite64, "virtio-blk write-zeroes fallback"),
+};
+
+static const struct sandbox_rule main_rules[] = {
+	ALLOW(epoll_wait, "the main loop"),
+	ALLOW(epoll_pwait, "the main loop"),
+	ALLOW(epoll_ctl, "pausing and resuming stdin"),
+	ALLOW(timerfd_settime, "the --timeout timer"),
+	IOCTL(KVM_IRQ_LINE, "console input raises the 16550's interrupt"),
+	IOCTL(KVM_SET_GSI_ROUTING, "none expected; kept for symmetry with device setup"),
+};
+
+static const struct {
+	const struct sandbox_rule *rules;
+	unsigned int count;
+	const char *name;
+} roles[SANDBOX_ROLES] = {
+	[SANDBOX_MAIN] = { main_rules, sizeof(main_rules) / sizeof(main_rules[0]), "main" },
+	[SANDBOX_VCPU] = { vcpu_rules, sizeof(vcpu_rules) / sizeof(vcpu_rules[0]), "vcpu" },
+	[SANDBOX_IO] = { io_rules, sizeof(io_rules) / sizeof(io_rules[0]), "io" },
+};
+
+const char *sandbox_role_name(enum sandbox_role role)
+{
+	return role < SANDBOX_ROLES ? roles[role].name : "?";
+}
+
+unsigned int sandbox_rule_count(enum sandbox_role role)
+{
+	return role < SANDBOX_ROLES ? roles[role].count + (unsigned int)(sizeof(common_rules) / sizeof(common_rules[0]))
+				    : 0;
+}
+
+static int add_rules(scmp_filter_ctx ctx, const struct sandbox_rule *rules, unsigned int count)
+{
+	for (unsigned int i = 0; i < count; i++) {
+		int ret = rules[i].ioctl ? seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].syscall, 1,
+							  SCMP_A1(SCMP_CMP_EQ, rules[i].ioctl))
+					 : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].syscall, 0);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int sandbox_enter(enum sandbox_role role)
+{
+	if (sandbox_mode == SANDBOX_OFF)
+		return 0;
+	if (role >= SANDBOX_ROLES)
+		return -EINVAL;
+	/* libseccomp sets PR_SET_NO_NEW_PRIVS before loading (SCMP_FLTATR_CTL_NNP). */
+	scmp_filter_ctx ctx = seccomp_init(sandbox_mode == SANDBOX_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
+	if (!ctx)
+		return -ENOMEM;
+	int ret = add_rules(ctx, common_rules, sizeof(common_rules) / sizeof(common_rules[0]));
+	if (!ret)
+		ret = add_rules(ctx, roles[role].rules, roles[role].count);
+	if (!ret)
+		ret = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (ret < 0)
+		log_err("cannot install the %s thread's seccomp filter: %s", roles[role].name, strerror(-ret));
+	return ret;
+}
