@@ -55,7 +55,15 @@ Test(sandbox, exec_is_forbidden)
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS);
 }
 
-Test(sandbox, allowed_syscalls_work)
+/* Under AddressSanitizer the runtime makes syscalls of its own (shadow memory, reports)
+ * that no role allows, so only the plain build can show the allowed path. */
+#ifdef __SANITIZE_ADDRESS__
+#define PLAIN_BUILD_ONLY .disabled = true
+#else
+#define PLAIN_BUILD_ONLY .disabled = false
+#endif
+
+Test(sandbox, allowed_syscalls_work, PLAIN_BUILD_ONLY)
 {
 	int status = run_confined(SANDBOX_IO, write_and_exit);
 	cr_assert(WIFEXITED(status), "killed by signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
