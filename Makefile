@@ -10,7 +10,7 @@ SANITIZE_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -f
 
 # Debian packages the build, the tests and the system-test rig need (`make deps`).
 DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-dev \
-	libcriterion-dev qemu-system-x86 busybox-static cpio e2fsprogs kmod zstd xz-utils \
+	libcriterion-dev clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio e2fsprogs kmod zstd xz-utils \
 	iproute2 procps lz4
 
 VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/x86_64/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c) $(wildcard harness/*.c)
@@ -20,7 +20,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/obj/%.o)
 
-.PHONY: sanitize all guests run bench test unit-test integration-test system-test install clean deps help
+.PHONY: fuzz sanitize all guests run bench test unit-test integration-test system-test install clean deps help
 
 all: $(O)/n90vmm guests
 
@@ -59,6 +59,26 @@ bench: all
 system-test: all
 	tests/system/run.sh
 
+# libFuzzer targets for the guest-facing parsers (tests/fuzz/fuzz_*.c), built with clang and
+# ASan + UBSan, each run for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus/<target>
+# (plus the test-guest images for the loader). A crash fails the target; its input is kept
+# in $(O)/fuzz/crashes/<target>/ to be added to the corpus once fixed.
+FUZZ_TARGETS := loader virtq pci harness cli
+FUZZ_SECONDS ?= 20
+FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-Wno-gnu-variable-sized-type-not-at-end
+FUZZ_OBJS := $(LIB_SRCS:%.c=$(O)/fuzz/obj/%.o)
+
+$(O)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(BASE_CFLAGS) -c -o $@ $<
+
+$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer $(BASE_CFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz: guests $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
+	tests/fuzz/run.sh $(O) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # ASan + UBSan build of the monitor and the unit tests (in build/sanitize), then the unit
 # tests under it. The loaders and the virtqueue walker get hostile input there.
 sanitize: guests
@@ -85,8 +105,9 @@ help:
 	@echo "make system-test      real Linux guests on real KVM inside QEMU (tests/system)"
 	@echo "make bench            boot time and RSS, n90vmm vs QEMU on the same guest (JSON)"
 	@echo "make sanitize         unit tests under ASan + UBSan"
+	@echo "make fuzz             run each libFuzzer target FUZZ_SECONDS (default 20)"
 	@echo "make install PREFIX=  install n90vmm"
 	@echo "make deps             apt-get install the build and test dependencies (root)"
 	@echo "make clean            remove build products"
 
--include $(VMM_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
+-include $(VMM_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)

@@ -108,9 +108,10 @@ unsigned int sandbox_rule_count(enum sandbox_role role)
 static int add_rules(scmp_filter_ctx ctx, const struct sandbox_rule *rules, unsigned int count)
 {
 	for (unsigned int i = 0; i < count; i++) {
-		int ret = rules[i].ioctl ? seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].syscall, 1,
-							  SCMP_A1(SCMP_CMP_EQ, rules[i].ioctl))
-					 : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rules[i].syscall, 0);
+		/* ioctl rules compare the request (argument 1) with the one allowed value. */
+		struct scmp_arg_cmp request = { .arg = 1, .op = SCMP_CMP_EQ, .datum_a = rules[i].ioctl, .datum_b = 0 };
+		int ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rules[i].syscall, rules[i].ioctl ? 1 : 0,
+						 rules[i].ioctl ? &request : NULL);
 		if (ret < 0)
 			return ret;
 	}
