@@ -45,11 +45,15 @@ static void acpi_pm_write(void *opaque, uint64_t offset, const uint8_t *data, ui
 
 	pthread_mutex_lock(&pm->lock);
 	pm_to_bytes(pm, regs);
-	uint16_t old_status = pm->status;
-	for (uint32_t i = 0; i < len && offset + i < ACPI_PM_BLOCK_LEN; i++)
+	uint8_t status_clear[2] = { 0, 0 };
+	for (uint32_t i = 0; i < len && offset + i < ACPI_PM_BLOCK_LEN; i++) {
 		regs[offset + i] = data[i];
-	/* PM1 status bits are write-one-to-clear. */
-	pm->status = old_status & (uint16_t)~bus_data_get(regs, 2);
+		if (offset + i < 2)
+			status_clear[offset + i] = data[i];
+	}
+	/* PM1 status bits are write-one-to-clear, and only the bytes this access wrote count:
+	 * the merged image holds the current status in the others. */
+	pm->status &= (uint16_t)~bus_data_get(status_clear, 2);
 	pm->enable = (uint16_t)bus_data_get(regs + 2, 2);
 	uint16_t control = (uint16_t)bus_data_get(regs + 4, 2);
 	if (offset + len > 4 && (control & PM1_CNT_SLP_EN)) {

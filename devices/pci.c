@@ -5,9 +5,17 @@
 
 #include "../vmm/bytes.h"
 
+/* conf1 address register (PCI 3.0 §3.2.2.3.2): bit 31 enables the data window; bits 30:24 are
+ * reserved and bits 1:0 read-only, both reading 0. */
 #define CONF1_ENABLE 0x80000000u
-#define BAR_TYPE_MEM32 0x0 /* memory, 32-bit, not prefetchable */
+#define CONF1_WRITABLE 0x80fffffcu
+#define BAR_TYPE_MEM32 0x0 /* memory, 32-bit, not prefetchable (PCI 3.0 §6.2.5.1) */
+#define BAR_MIN_SIZE 0x1000
+#define BAR_MAX_SIZE 0x80000000ull /* the largest a 32-bit BAR can describe */
 #define ECAM_FUNCTION_SIZE 0x1000
+#define ECAM_MAX_SIZE 0x10000000ull /* 256 buses (PCIe base spec §7.2.2) */
+#define CAP_START 0x40 /* first byte after the type-0 header (PCI 3.0 §6.7) */
+#define MAX_CAPS ((PCI_CONFIG_SIZE - CAP_START) / 4)
 
 void pci_device_init(struct pci_device *dev, uint16_t vendor, uint16_t device, uint32_t class_code,
 		     uint16_t subsys_vendor, uint16_t subsys_id, const struct pci_device_ops *ops, void *opaque)
@@ -21,39 +29,42 @@ void pci_device_init(struct pci_device *dev, uint16_t vendor, uint16_t device, u
 	put_le16(dev->config + PCI_SUBSYSTEM_VENDOR_ID, subsys_vendor);
 	put_le16(dev->config + PCI_SUBSYSTEM_ID, subsys_id);
 	dev->config[PCI_INTERRUPT_PIN] = 1; /* INTA# */
-	/* Writable: command (IO, MEMORY, MASTER, INTX_DISABLE), interrupt line. BARs are
-	 * handled apart (sizing); everything else is read-only unless a capability says so. */
+	/* Writable: command (IO, MEMORY, MASTER, INTX_DISABLE) and interrupt line. BARs have
+	 * their own write path (sizing); the rest of the header, status included, is read-only:
+	 * we raise no error bits, so its write-1-to-clear bits have nothing to clear. */
 	dev->wmask[PCI_COMMAND] = PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
 	dev->wmask[PCI_COMMAND + 1] = PCI_COMMAND_INTX_DISABLE >> 8;
 	dev->wmask[PCI_INTERRUPT_LINE] = 0xff;
-	dev->next_cap = 0x40;
+	dev->next_cap = CAP_START;
 	dev->ops = ops;
 	dev->opaque = opaque;
 }
 
 void pci_set_wmask(struct pci_device *dev, uint32_t offset, uint8_t mask, uint32_t len)
 {
-	for (uint32_t i = 0; i < len && offset + i < PCI_CONFIG_SIZE; i++)
+	for (uint32_t i = 0; i < len && offset < PCI_CONFIG_SIZE && i < PCI_CONFIG_SIZE - offset; i++)
 		dev->wmask[offset + i] = mask;
 }
 
 uint8_t pci_add_capability(struct pci_device *dev, uint8_t id, const uint8_t *body, uint8_t len)
 {
 	uint32_t at = dev->next_cap, total = 2u + len;
-	if (at < 0x40 || at + total > PCI_CONFIG_SIZE)
+	if (at < CAP_START || at % 4 || total > PCI_CONFIG_SIZE - at || (len && !body))
 		return 0;
 	dev->config[at] = id;
-	dev->config[at + 1] = 0;
-	memcpy(dev->config + at + 2, body, len);
-	/* Link from the list's end: the header pointer or the last capability's next byte. */
+	dev->config[at + 1] = 0; /* end of list (PCI 3.0 §6.7) */
+	if (len)
+		memcpy(dev->config + at + 2, body, len);
+	/* Link from the list's end: the header's pointer or the last capability's next byte. The
+	 * walk is bounded so that a list someone made cyclic cannot hang us. */
 	uint8_t *link = &dev->config[PCI_CAPABILITY_LIST];
-	while (*link)
-		link = &dev->config[*link + 1];
+	for (unsigned int n = 0; *link >= CAP_START && *link < PCI_CONFIG_SIZE - 1 && n < MAX_CAPS; n++)
+		link = &dev->config[*link + 1u];
 	*link = (uint8_t)at;
-	dev->config[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
-	dev->next_cap = (uint8_t)((at + total + 3) & ~3u);
-	if (at + total + 3 > 0xff)
-		dev->next_cap = 0; /* full */
+	put_le16(dev->config + PCI_STATUS, get_le16(dev->config + PCI_STATUS) | PCI_STATUS_CAP_LIST);
+	/* Capabilities are DWORD aligned (PCI 3.0 §6.7); past the last DWORD the space is full. */
+	uint32_t next = (at + total + 3) & ~3u;
+	dev->next_cap = next < PCI_CONFIG_SIZE ? (uint8_t)next : 0;
 	return (uint8_t)at;
 }
 
@@ -61,57 +72,100 @@ void pci_bus_init(struct pci_bus *bus, uint64_t ecam_base, uint64_t window_base,
 {
 	memset(bus, 0, sizeof(*bus));
 	pthread_mutex_init(&bus->lock, NULL);
+	pthread_mutex_init(&bus->config_lock, NULL);
 	bus->ecam_base = ecam_base;
 	bus->window_base = bus->window_next = window_base;
 	bus->window_size = window_size;
-	/* Slot 0: a host bridge, so guests scanning bus 0 find what they expect there. */
+	/* Slot 0: a host bridge (class 06/00/00), which guests scanning bus 0 expect to find.
+	 * QEMU's "PCIe host bridge" IDs, which guests already know. */
 	pci_device_init(&bus->host_bridge, 0x1b36, 0x0008, 0x060000, 0x1af4, 0x1100, NULL, NULL);
 	bus->host_bridge.config[PCI_INTERRUPT_PIN] = 0;
+	bus->host_bridge.bus = bus;
 	bus->devices[0] = &bus->host_bridge;
 }
 
 int pci_device_add_bar(struct pci_bus *bus, struct pci_device *dev, unsigned int bar, uint64_t size)
 {
-	if (bar >= PCI_BARS || size < 0x1000 || (size & (size - 1)))
+	if (bar >= PCI_BARS || size < BAR_MIN_SIZE || size > BAR_MAX_SIZE || (size & (size - 1)) ||
+	    dev->bars[bar].size || (dev->bus && dev->bus != bus))
 		return -EINVAL;
-	uint64_t addr = (bus->window_next + size - 1) & ~(size - 1); /* naturally aligned */
-	if (addr + size > bus->window_base + bus->window_size || addr + size > 0x100000000ull)
+	pthread_mutex_lock(&bus->lock);
+	/* Naturally aligned (PCI 3.0 §6.2.5.1: a BAR's low bits below its size are zero), and
+	 * never at 0, which bar_moved uses for "not decoding". */
+	uint64_t start = bus->window_next ? bus->window_next : 1;
+	uint64_t addr = (start + size - 1) & ~(size - 1);
+	uint64_t window_end = bus->window_base + bus->window_size;
+	if (addr < start || addr + size > window_end || addr + size > 0x100000000ull) {
+		pthread_mutex_unlock(&bus->lock);
 		return -ENOSPC;
+	}
 	bus->window_next = addr + size;
-	dev->bars[bar].addr = addr;
-	dev->bars[bar].size = size;
+	dev->bus = bus;
+	dev->bars[bar] = (struct pci_bar){ .addr = addr, .size = size };
 	put_le32(dev->config + PCI_BAR0 + 4 * bar, (uint32_t)addr | BAR_TYPE_MEM32);
+	pthread_mutex_unlock(&bus->lock);
 	return 0;
 }
 
 int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev)
 {
-	for (unsigned int slot = 1; slot < PCI_MAX_DEVICES; slot++) {
+	int ret = -ENOSPC;
+	if (dev->bus && dev->bus != bus)
+		return -EINVAL;
+	pthread_mutex_lock(&bus->lock);
+	for (unsigned int slot = 0; slot < PCI_MAX_DEVICES; slot++)
+		if (bus->devices[slot] == dev)
+			ret = -EEXIST;
+	for (unsigned int slot = 1; slot < PCI_MAX_DEVICES && ret == -ENOSPC; slot++) {
 		if (!bus->devices[slot]) {
-			pthread_mutex_lock(&bus->lock);
 			dev->slot = slot;
+			dev->bus = bus;
 			bus->devices[slot] = dev;
-			pthread_mutex_unlock(&bus->lock);
-			return 0;
+			ret = 0;
 		}
 	}
-	return -ENOSPC;
+	pthread_mutex_unlock(&bus->lock);
+	return ret;
 }
 
+/* A BAR decodes while memory decoding is on (PCI 3.0 §6.2.2, command bit 1) and it lies
+ * wholly inside the window: only the window is routed to us, so a BAR the guest moved
+ * elsewhere (RAM, ECAM, above the window) stops answering instead of shadowing that range. */
 uint64_t pci_device_bar_addr(const struct pci_device *dev, unsigned int bar)
 {
-	uint16_t command;
-	memcpy(&command, dev->config + PCI_COMMAND, 2);
-	if (bar >= PCI_BARS || !dev->bars[bar].size || !(command & PCI_COMMAND_MEMORY))
+	if (bar >= PCI_BARS || !dev->bus)
 		return 0;
-	return dev->bars[bar].addr;
+	const struct pci_bar *b = &dev->bars[bar];
+	const struct pci_bus *bus = dev->bus;
+	if (!b->size || !b->addr || !(get_le16(dev->config + PCI_COMMAND) & PCI_COMMAND_MEMORY))
+		return 0;
+	if (b->addr < bus->window_base || b->addr - bus->window_base > bus->window_size ||
+	    b->size > bus->window_size - (b->addr - bus->window_base))
+		return 0;
+	return b->addr;
 }
 
 static struct pci_device *lookup(struct pci_bus *bus, unsigned int busnr, unsigned int slot, unsigned int func)
 {
+	/* One bus, single-function devices: function 0 only (header type bit 7 clear). */
 	if (busnr != 0 || slot >= PCI_MAX_DEVICES || func != 0)
 		return NULL;
 	return bus->devices[slot];
+}
+
+static bool is_bar_byte(uint32_t off)
+{
+	return off >= PCI_BAR0 && off < PCI_BAR0 + 4 * PCI_BARS;
+}
+
+/* What the guest reads from a BAR register: the size mask with the type bits while sizing
+ * (PCI 3.0 §6.2.5.1), else the address and type; 0 for an unused BAR. */
+static uint32_t bar_register(const struct pci_device *dev, unsigned int bar)
+{
+	const struct pci_bar *b = &dev->bars[bar];
+	if (b->size && b->sizing)
+		return (uint32_t)~(b->size - 1) | BAR_TYPE_MEM32;
+	return get_le32(dev->config + PCI_BAR0 + 4 * bar);
 }
 
 void pci_config_read(struct pci_bus *bus, unsigned int busnr, unsigned int slot, unsigned int func,
@@ -120,101 +174,99 @@ void pci_config_read(struct pci_bus *bus, unsigned int busnr, unsigned int slot,
 	pthread_mutex_lock(&bus->lock);
 	struct pci_device *dev = lookup(bus, busnr, slot, func);
 	for (uint32_t i = 0; i < len; i++) {
-		uint32_t off = offset + i;
-		if (!dev)
-			data[i] = 0xff; /* no function: all ones (PCI 3.0 §6.1) */
+		uint64_t off = (uint64_t)offset + i;
+		if (!dev || off >= ECAM_FUNCTION_SIZE)
+			data[i] = 0xff; /* no function answers: all ones (PCI 3.0 §6.1) */
 		else if (off >= PCI_CONFIG_SIZE)
-			data[i] = 0; /* no extended capabilities */
-		else if (off >= PCI_BAR0 && off < PCI_BAR0 + 4 * PCI_BARS && dev->bars[(off - PCI_BAR0) / 4].sizing) {
-			/* Sizing: the size mask, with the type bits. */
-			const struct pci_bar *b = &dev->bars[(off - PCI_BAR0) / 4];
-			uint32_t mask = (uint32_t)~(b->size - 1) | BAR_TYPE_MEM32;
-			data[i] = (uint8_t)(mask >> (8 * ((off - PCI_BAR0) % 4)));
-		} else
+			data[i] = 0; /* no extended capabilities (PCIe base spec §7.6.3: ID 0 ends the list) */
+		else if (is_bar_byte((uint32_t)off))
+			data[i] = (uint8_t)(bar_register(dev, (unsigned int)(off - PCI_BAR0) / 4) >> (8 * (off % 4)));
+		else
 			data[i] = dev->config[off];
 	}
 	pthread_mutex_unlock(&bus->lock);
 }
 
-struct bar_event {
-	struct pci_device *dev;
-	unsigned int bar;
-	uint64_t addr;
-};
-
-/* A 32-bit write to a BAR register: all ones starts sizing, anything else places it. */
+/* A whole BAR register as written: all ones in every address bit starts sizing (PCI 3.0
+ * §6.2.5.1), anything else places the BAR, its bits below the size being hardwired to 0. */
 static void bar_write(struct pci_device *dev, unsigned int bar, uint32_t value)
 {
 	struct pci_bar *b = &dev->bars[bar];
 	if (!b->size)
 		return; /* unimplemented BAR: reads 0, ignores writes */
-	if (value == 0xffffffffu) {
+	uint32_t address_bits = (uint32_t)~(b->size - 1);
+	if ((value & address_bits) == address_bits) {
 		b->sizing = true;
 		return;
 	}
 	b->sizing = false;
-	b->addr = value & ~(uint32_t)(b->size - 1);
+	b->addr = value & address_bits;
 	put_le32(dev->config + PCI_BAR0 + 4 * bar, (uint32_t)b->addr | BAR_TYPE_MEM32);
 }
 
 void pci_config_write(struct pci_bus *bus, unsigned int busnr, unsigned int slot, unsigned int func,
 		      uint32_t offset, const uint8_t *data, uint32_t len)
 {
-	struct bar_event events[PCI_BARS];
-	unsigned int nevents = 0;
-	bool cap_written = false;
+	uint64_t before[PCI_BARS], after[PCI_BARS];
+	uint32_t bar_value[PCI_BARS];
+	bool bar_touched[PCI_BARS] = { false };
 
-	if (offset >= PCI_CONFIG_SIZE || len > PCI_CONFIG_SIZE - offset)
-		return;
+	if (offset >= PCI_CONFIG_SIZE)
+		return; /* 0x100..0xFFF: no extended registers to write */
+	uint32_t n = len < PCI_CONFIG_SIZE - offset ? len : PCI_CONFIG_SIZE - offset;
+
+	pthread_mutex_lock(&bus->config_lock);
 	pthread_mutex_lock(&bus->lock);
 	struct pci_device *dev = lookup(bus, busnr, slot, func);
-	if (!dev || dev == &bus->host_bridge) {
+	if (!dev) {
 		pthread_mutex_unlock(&bus->lock);
+		pthread_mutex_unlock(&bus->config_lock);
 		return;
 	}
-	uint64_t before[PCI_BARS];
 	for (unsigned int b = 0; b < PCI_BARS; b++)
 		before[b] = pci_device_bar_addr(dev, b);
-
-	if (offset >= PCI_BAR0 && offset < PCI_BAR0 + 4 * PCI_BARS) {
-		/* BARs are written whole (drivers do 32-bit accesses); narrower writes are
-		 * merged into the register first. */
-		unsigned int bar = (offset - PCI_BAR0) / 4;
-		uint32_t reg;
-		memcpy(&reg, dev->config + PCI_BAR0 + 4 * bar, 4);
-		if (dev->bars[bar].sizing)
-			reg = (uint32_t)~(dev->bars[bar].size - 1);
-		for (uint32_t i = 0; i < len && (offset + i) / 4 == (offset / 4); i++)
-			((uint8_t *)&reg)[(offset + i) % 4] = data[i];
-		bar_write(dev, bar, reg);
-	} else {
-		for (uint32_t i = 0; i < len; i++) {
-			uint32_t off = offset + i;
+	/* Byte by byte, so a write of any width or alignment lands the same way: BAR bytes are
+	 * merged into their register, which is then written whole; the rest obeys wmask. */
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t off = offset + i;
+		if (is_bar_byte(off)) {
+			unsigned int b = (off - PCI_BAR0) / 4, shift = 8 * (off % 4);
+			if (!bar_touched[b]) {
+				bar_value[b] = bar_register(dev, b);
+				bar_touched[b] = true;
+			}
+			bar_value[b] = (bar_value[b] & ~(0xffu << shift)) | (uint32_t)data[i] << shift;
+		} else {
 			dev->config[off] = (uint8_t)((dev->config[off] & ~dev->wmask[off]) | (data[i] & dev->wmask[off]));
 		}
-		cap_written = offset + len > 0x40;
 	}
 	for (unsigned int b = 0; b < PCI_BARS; b++) {
-		uint64_t now = pci_device_bar_addr(dev, b);
-		if (now != before[b])
-			events[nevents++] = (struct bar_event){ dev, b, now };
+		if (bar_touched[b])
+			bar_write(dev, b, bar_value[b]);
+		after[b] = pci_device_bar_addr(dev, b);
 	}
 	pthread_mutex_unlock(&bus->lock);
 
-	/* Device callbacks run without the bus lock: they take their own. */
-	for (unsigned int i = 0; i < nevents; i++)
-		if (dev->ops && dev->ops->bar_moved)
-			dev->ops->bar_moved(events[i].dev, events[i].bar, events[i].addr);
-	if (cap_written && dev->ops && dev->ops->config_written)
-		dev->ops->config_written(dev, offset, len);
+	/* Device callbacks run without the bus lock (they take their own, and dispatch to other
+	 * devices goes on meanwhile) but under config_lock, so moves are reported in order. */
+	const struct pci_device_ops *ops = dev->ops;
+	for (unsigned int b = 0; b < PCI_BARS; b++)
+		if (after[b] != before[b] && ops && ops->bar_moved)
+			ops->bar_moved(dev, b, after[b]);
+	if (offset + n > CAP_START && ops && ops->config_written) {
+		uint32_t from = offset > CAP_START ? offset : CAP_START;
+		ops->config_written(dev, from, offset + n - from);
+	}
+	pthread_mutex_unlock(&bus->config_lock);
 }
 
-/* conf1 (PCI 3.0 §3.2.2.3.2): address register at 0xCF8, data window at 0xCFC..0xCFF. */
+/* conf1 (PCI 3.0 §3.2.2.3.2): address register at 0xCF8, data window at 0xCFC..0xCFF. Only a
+ * DWORD access at 0xCF8 itself reaches the address register; narrower ones belong to other
+ * registers sharing those ports on a PC (0xCF9 reset control). */
 static void conf1_address_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
 {
 	struct pci_bus *bus = opaque;
-	(void)offset;
-	if (len != 4) {
+	if (offset != 0 || len != 4) {
 		memset(data, 0xff, len);
 		return;
 	}
@@ -224,16 +276,18 @@ static void conf1_address_read(void *opaque, uint64_t offset, uint8_t *data, uin
 static void conf1_address_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
 {
 	struct pci_bus *bus = opaque;
-	(void)offset;
-	if (len == 4)
-		__atomic_store_n(&bus->conf1_address, (uint32_t)bus_data_get(data, 4), __ATOMIC_RELAXED);
+	if (offset == 0 && len == 4)
+		__atomic_store_n(&bus->conf1_address, (uint32_t)bus_data_get(data, 4) & CONF1_WRITABLE,
+				 __ATOMIC_RELAXED);
 }
 
-static bool conf1_target(struct pci_bus *bus, uint64_t offset, unsigned int *b, unsigned int *s, unsigned int *f,
-			 uint32_t *reg)
+/* Decodes the latched address for a data access at 0xCFC + offset; false when the window is
+ * disabled or the access does not fit in the data DWORD. */
+static bool conf1_target(struct pci_bus *bus, uint64_t offset, uint32_t len, unsigned int *b, unsigned int *s,
+			 unsigned int *f, uint32_t *reg)
 {
 	uint32_t a = __atomic_load_n(&bus->conf1_address, __ATOMIC_RELAXED);
-	if (!(a & CONF1_ENABLE))
+	if (!(a & CONF1_ENABLE) || offset >= 4 || len > 4 - offset)
 		return false;
 	*b = (a >> 16) & 0xff;
 	*s = (a >> 11) & 0x1f;
@@ -246,7 +300,7 @@ static void conf1_data_read(void *opaque, uint64_t offset, uint8_t *data, uint32
 {
 	unsigned int b, s, f;
 	uint32_t reg;
-	if (!conf1_target(opaque, offset, &b, &s, &f, &reg) || offset + len > 4) {
+	if (!conf1_target(opaque, offset, len, &b, &s, &f, &reg)) {
 		memset(data, 0xff, len);
 		return;
 	}
@@ -257,41 +311,57 @@ static void conf1_data_write(void *opaque, uint64_t offset, const uint8_t *data,
 {
 	unsigned int b, s, f;
 	uint32_t reg;
-	if (conf1_target(opaque, offset, &b, &s, &f, &reg) && offset + len <= 4)
+	if (conf1_target(opaque, offset, len, &b, &s, &f, &reg))
 		pci_config_write(opaque, b, s, f, reg, data, len);
 }
 
-/* ECAM (PCIe base spec §7.2.2): bus << 20 | device << 15 | function << 12 | register. */
+/* ECAM (PCIe base spec §7.2.2): offset = bus << 20 | device << 15 | function << 12 | register.
+ * An access must stay inside one function's 4 KiB. */
+static bool ecam_target(uint64_t offset, uint32_t len, unsigned int *b, unsigned int *s, unsigned int *f,
+			uint32_t *reg)
+{
+	if (offset >= ECAM_MAX_SIZE)
+		return false;
+	*b = (unsigned int)(offset >> 20) & 0xff;
+	*s = (unsigned int)(offset >> 15) & 0x1f;
+	*f = (unsigned int)(offset >> 12) & 0x7;
+	*reg = (uint32_t)offset & (ECAM_FUNCTION_SIZE - 1);
+	return len <= ECAM_FUNCTION_SIZE - *reg;
+}
+
 static void ecam_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
 {
-	uint32_t reg = offset & (ECAM_FUNCTION_SIZE - 1);
-	if (reg + len > ECAM_FUNCTION_SIZE) {
+	unsigned int b, s, f;
+	uint32_t reg;
+	if (!ecam_target(offset, len, &b, &s, &f, &reg)) {
 		memset(data, 0xff, len);
 		return;
 	}
-	pci_config_read(opaque, (unsigned int)(offset >> 20) & 0xff, (unsigned int)(offset >> 15) & 0x1f,
-			(unsigned int)(offset >> 12) & 0x7, reg, data, len);
+	pci_config_read(opaque, b, s, f, reg, data, len);
 }
 
 static void ecam_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
 {
-	uint32_t reg = offset & (ECAM_FUNCTION_SIZE - 1);
-	if (reg + len <= ECAM_FUNCTION_SIZE)
-		pci_config_write(opaque, (unsigned int)(offset >> 20) & 0xff, (unsigned int)(offset >> 15) & 0x1f,
-				 (unsigned int)(offset >> 12) & 0x7, reg, data, len);
+	unsigned int b, s, f;
+	uint32_t reg;
+	if (ecam_target(offset, len, &b, &s, &f, &reg))
+		pci_config_write(opaque, b, s, f, reg, data, len);
 }
 
-/* Finds the BAR decoding [addr, addr+len) under the lock; the access runs after it. */
-static struct pci_device *window_target(struct pci_bus *bus, uint64_t addr, uint32_t len, unsigned int *bar,
+/* Finds the BAR decoding all of [addr, addr+len) under the lock and returns a snapshot of
+ * (device, BAR, offset); the access itself runs after the lock is dropped. Devices are never
+ * removed, so the pointer stays valid. BARs a guest made overlap: the lowest slot wins. */
+static struct pci_device *window_target(struct pci_bus *bus, uint64_t offset, uint32_t len, unsigned int *bar,
 					uint64_t *bar_offset)
 {
 	struct pci_device *found = NULL;
+	if (offset >= bus->window_size || len == 0)
+		return NULL;
+	uint64_t addr = bus->window_base + offset;
 	pthread_mutex_lock(&bus->lock);
-	for (unsigned int slot = 1; slot < PCI_MAX_DEVICES && !found; slot++) {
+	for (unsigned int slot = 0; slot < PCI_MAX_DEVICES && !found; slot++) {
 		struct pci_device *dev = bus->devices[slot];
-		if (!dev)
-			continue;
-		for (unsigned int b = 0; b < PCI_BARS; b++) {
+		for (unsigned int b = 0; dev && b < PCI_BARS; b++) {
 			uint64_t base = pci_device_bar_addr(dev, b), size = dev->bars[b].size;
 			if (base && addr >= base && addr - base < size && len <= size - (addr - base)) {
 				found = dev;
@@ -307,12 +377,11 @@ static struct pci_device *window_target(struct pci_bus *bus, uint64_t addr, uint
 
 static void window_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
 {
-	struct pci_bus *bus = opaque;
 	unsigned int bar;
 	uint64_t off;
-	struct pci_device *dev = window_target(bus, bus->window_base + offset, len, &bar, &off);
+	struct pci_device *dev = window_target(opaque, offset, len, &bar, &off);
 	if (!dev || !dev->ops || !dev->ops->bar_read) {
-		memset(data, 0xff, len);
+		memset(data, 0xff, len); /* nothing decodes it: master abort */
 		return;
 	}
 	dev->ops->bar_read(dev, bar, off, data, len);
@@ -320,10 +389,9 @@ static void window_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t l
 
 static void window_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
 {
-	struct pci_bus *bus = opaque;
 	unsigned int bar;
 	uint64_t off;
-	struct pci_device *dev = window_target(bus, bus->window_base + offset, len, &bar, &off);
+	struct pci_device *dev = window_target(opaque, offset, len, &bar, &off);
 	if (dev && dev->ops && dev->ops->bar_write)
 		dev->ops->bar_write(dev, bar, off, data, len);
 }

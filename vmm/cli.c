@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include "cli.h"
 
 #include <errno.h>
@@ -208,6 +209,24 @@ static int parse_uint(const char *text, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+/* Whether getopt's last error was about the long option `arg` rather than a short one.
+ * An unknown short option inside a cluster ("-zv") leaves optind on the cluster, so
+ * argv[optind - 1] is then some earlier argument; getopt leaves the character in optopt.
+ * A long option's error sets optopt to 0 (unknown, ambiguous) or to its own value
+ * ("--help=yes"). */
+static bool long_option_error(const char *arg, int opt)
+{
+	if (strncmp(arg, "--", 2) != 0)
+		return false;
+	if (opt == 0)
+		return true;
+	size_t name_len = strcspn(arg + 2, "=");
+	for (const struct option *o = long_options; o->name; o++)
+		if (strncmp(o->name, arg + 2, name_len) == 0 && o->val == opt)
+			return true;
+	return false;
+}
+
 enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen)
 {
 	unsigned long n;
@@ -217,7 +236,9 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *er
 	cfg->cmdline = "";
 	cfg->stdin_enabled = true;
 	cfg->transport = VIRTIO_TRANSPORT_PCI;
-	optind = 1;
+	/* 0, not 1: glibc then also forgets the half-parsed short-option cluster it kept from a
+	 * previous argv (found by the fuzzer: a stale pointer into freed memory). */
+	optind = 0;
 	opterr = 0; /* we report errors ourselves, in one line */
 	while ((opt = getopt_long(argc, argv, ":c:m:p:i:vhV", long_options, NULL)) != -1) {
 		switch (opt) {
@@ -341,7 +362,12 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *er
 			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
 			return CLI_ERROR;
 		default:
-			snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
+			if (long_option_error(argv[optind - 1], optopt))
+				snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
+			else if (isprint(optopt))
+				snprintf(err, errlen, "unknown option '-%c'", optopt);
+			else
+				snprintf(err, errlen, "unknown option byte 0x%02x", (unsigned)optopt & 0xff);
 			return CLI_ERROR;
 		}
 	}

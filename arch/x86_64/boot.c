@@ -165,7 +165,7 @@ int x86_load_kernel(const struct guest_mem *mem, const struct x86_profile *profi
 		ret = elf_parse(&ctx, in->kernel, in->kernel_size, &elf);
 		if (ret)
 			return ret;
-		return elf.pvh_entry ? pvh_load(&ctx, &elf) : linux64_load_vmlinux(&ctx, &elf);
+		return elf.has_pvh ? pvh_load(&ctx, &elf) : linux64_load_vmlinux(&ctx, &elf);
 	case X86_FORMAT_BZIMAGE:
 		return linux64_load_bzimage(&ctx);
 	default:

@@ -16,6 +16,7 @@
 #define BP_EXT_CMD_LINE_PTR 0x0c8
 #define BP_E820_ENTRIES 0x1e8
 #define BP_HDR 0x1f1 /* struct setup_header starts here */
+#define BP_HDR_END_2_12 0x268
 #define BP_SETUP_SECTS 0x1f1
 #define BP_VID_MODE 0x1fa
 #define BP_BOOT_FLAG 0x1fe
@@ -95,7 +96,7 @@ int linux64_load_bzimage(struct load_ctx *ctx)
 	size_t size = ctx->in->kernel_size;
 	uint8_t bp[BP_SIZE];
 
-	if (size < 0x268)
+	if (size < BP_HDR_END_2_12)
 		return load_fail(ctx, ENOEXEC, "bzImage: file too short for a setup header (truncated?)");
 	uint16_t version = get_le16(image + BP_VERSION);
 	if (version < 0x20c || !(get_le16(image + BP_XLOADFLAGS) & XLF_KERNEL_64))
@@ -136,6 +137,11 @@ int linux64_load_bzimage(struct load_ctx *ctx)
 	size_t hdr_end = 0x202 + image[0x201];
 	if (hdr_end > size)
 		return load_fail(ctx, ENOEXEC, "bzImage: setup header runs past the file end");
+	/* Protocol 2.12's header reaches 0x268; a shorter one would hand the kernel a copy
+	 * without the fields validated and used above (version, initrd and cmdline limits). */
+	if (hdr_end < BP_HDR_END_2_12)
+		return load_fail(ctx, ENOEXEC, "bzImage: setup header ends at 0x%zx, before protocol 2.12's 0x%x",
+				 hdr_end, BP_HDR_END_2_12);
 	memset(bp, 0, sizeof(bp));
 	memcpy(bp + BP_HDR, image + BP_HDR, hdr_end - BP_HDR);
 	return linux64_finish(ctx, bp, load + 0x200);

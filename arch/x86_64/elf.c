@@ -70,7 +70,7 @@ static void elf_phdr(const uint8_t *image, uint64_t phoff, int is64, unsigned in
 }
 
 /* ELF notes (gABI "Note Section"): namesz, descsz, type, then name and desc, 4-aligned. */
-static uint32_t elf_find_pvh_entry(const uint8_t *notes, uint64_t len)
+static bool elf_find_pvh_entry(const uint8_t *notes, uint64_t len, uint32_t *entry)
 {
 	uint64_t pos = 0;
 	while (len - pos >= 12) {
@@ -82,12 +82,11 @@ static uint32_t elf_find_pvh_entry(const uint8_t *notes, uint64_t len)
 		uint64_t desc_off = name_off + (((uint64_t)namesz + 3) & ~3ull);
 		uint64_t next = desc_off + (((uint64_t)descsz + 3) & ~3ull);
 		if (desc_off > len || next > len)
-			return 0;
+			return false;
 		if (type == XEN_ELFNOTE_PHYS32_ENTRY && namesz == 4 && memcmp(notes + name_off, "Xen", 4) == 0 &&
 		    descsz >= 4) {
-			uint32_t entry;
-			memcpy(&entry, notes + desc_off, 4);
-			return entry;
+			memcpy(entry, notes + desc_off, 4);
+			return true;
 		}
 		pos = next;
 	}
@@ -113,8 +112,8 @@ int elf_parse(struct load_ctx *ctx, const uint8_t *image, size_t size, struct el
 		if (ph.offset > size || ph.filesz > size - ph.offset)
 			return load_fail(ctx, ENOEXEC, "ELF: segment %u lies outside the file (truncated?)", i);
 		if (ph.type == PT_NOTE) {
-			if (!out->pvh_entry)
-				out->pvh_entry = elf_find_pvh_entry(image + ph.offset, ph.filesz);
+			if (!out->has_pvh)
+				out->has_pvh = elf_find_pvh_entry(image + ph.offset, ph.filesz, &out->pvh_entry);
 			continue;
 		}
 		if (ph.filesz > ph.memsz)
@@ -169,6 +168,10 @@ int pvh_load(struct load_ctx *ctx, const struct elf_image *elf)
 	uint8_t info[MEMMAP_OFFSET + E820_MAX_ENTRIES * 24];
 	int ret;
 
+	/* The vCPU starts at the note's address: it must be code this image loaded. */
+	if (elf->pvh_entry < elf->low || elf->pvh_entry >= elf->high)
+		return load_fail(ctx, ENOEXEC, "PVH: entry 0x%x outside the loaded image [0x%llx, 0x%llx)",
+				 elf->pvh_entry, (unsigned long long)elf->low, (unsigned long long)elf->high);
 	ret = elf_load_segments(ctx, ctx->in->kernel, ctx->in->kernel_size);
 	if (ret)
 		return ret;

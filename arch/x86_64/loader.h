@@ -36,7 +36,8 @@ int load_cpu_structures(struct load_ctx *ctx, enum x86_entry_mode mode);
 struct elf_image {
 	uint64_t entry;
 	uint64_t low, high; /* physical range of all PT_LOAD segments, bss included */
-	uint32_t pvh_entry; /* XEN_ELFNOTE_PHYS32_ENTRY, 0 when absent */
+	bool has_pvh;       /* a XEN_ELFNOTE_PHYS32_ENTRY note was found */
+	uint32_t pvh_entry; /* its address */
 	int is64;
 };
 int elf_parse(struct load_ctx *ctx, const uint8_t *image, size_t size, struct elf_image *out);

@@ -4,6 +4,11 @@
 #include <string.h>
 
 #include "tables.h"
+#include "../../vmm/bytes.h"
+
+/* BIOS data area words (real-mode segment 0x40). */
+#define BDA_EBDA_SEGMENT 0x40e
+#define BDA_BASE_MEM_KIB 0x413
 
 #define MP_ENTRY_PROCESSOR 0
 #define MP_ENTRY_BUS 1
@@ -112,5 +117,17 @@ int x86_mptable_build(const struct guest_mem *mem, const struct x86_profile *pro
 	if (table + b.len > 0xa0000)
 		return -ENOSPC;
 	int ret = guest_mem_write(mem, fp, fpb, 16);
-	return ret ? ret : guest_mem_write(mem, table, b.buf, b.len);
+	if (!ret)
+		ret = guest_mem_write(mem, table, b.buf, b.len);
+	if (ret)
+		return ret;
+	/* Guests find the floating pointer by searching (MP spec 1.4, §4): the first KiB of the
+	 * EBDA, whose segment the BIOS data area holds at 0x40E, the last KiB of base memory
+	 * (size in KiB at 0x413), then 0xF0000-0xFFFFF. The pointer is at the EBDA's start, so
+	 * the BDA says where the EBDA is, as a BIOS would. */
+	uint8_t bda_word[2];
+	put_le16(bda_word, (uint16_t)(fp >> 4));
+	ret = guest_mem_write(mem, BDA_EBDA_SEGMENT, bda_word, 2);
+	put_le16(bda_word, (uint16_t)(profile->base_mem_end >> 10));
+	return ret ? ret : guest_mem_write(mem, BDA_BASE_MEM_KIB, bda_word, 2);
 }

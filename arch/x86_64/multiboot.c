@@ -92,9 +92,10 @@ static int multiboot_load_elf(struct load_ctx *ctx)
 	ret = elf_load_segments(ctx, ctx->in->kernel, ctx->in->kernel_size);
 	if (ret)
 		return ret;
-	if (elf.entry > UINT32_MAX)
-		return load_fail(ctx, ENOEXEC, "multiboot: ELF entry 0x%llx is not a 32-bit address",
-				 (unsigned long long)elf.entry);
+	if (elf.entry < elf.low || elf.entry >= elf.high || elf.entry > UINT32_MAX)
+		return load_fail(ctx, ENOEXEC, "multiboot: ELF entry 0x%llx outside the image [0x%llx, 0x%llx)",
+				 (unsigned long long)elf.entry, (unsigned long long)elf.low,
+				 (unsigned long long)elf.high);
 	ctx->plan->kernel_start = elf.low;
 	ctx->plan->kernel_end = elf.high;
 	ctx->plan->rip = elf.entry;

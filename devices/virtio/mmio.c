@@ -127,8 +127,10 @@ static void mmio_write32(struct virtio_mmio *t, uint64_t reg, uint32_t v)
 		pthread_mutex_unlock(&t->isr_lock);
 		return;
 	case REG_STATUS:
+		/* Status is 8 bits wide; the upper bits of the register are ignored, for the reset
+		 * as for everything else. */
 		virtio_set_status(dev, (uint8_t)v);
-		if (v == 0) {
+		if ((uint8_t)v == 0) {
 			pthread_mutex_lock(&t->isr_lock);
 			t->interrupt_status = 0;
 			pthread_mutex_unlock(&t->isr_lock);

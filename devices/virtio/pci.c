@@ -190,12 +190,11 @@ static void common_write(struct virtio_pci *t, uint32_t offset, const uint8_t *d
 	}
 }
 
+/* Caller holds t->lock. */
 static bool msix_enabled(const struct virtio_pci *t, bool *all_masked)
 {
-	uint16_t control;
-	memcpy(&control, t->pci.config + t->msix_cap + 2, 2);
-	*all_masked = control & MSIX_CONTROL_MASKALL;
-	return control & MSIX_CONTROL_ENABLE;
+	*all_masked = t->msix_control & MSIX_CONTROL_MASKALL;
+	return t->msix_control & MSIX_CONTROL_ENABLE;
 }
 
 /* Fires `vector` unless masked, in which case it becomes pending (PCI 3.0 §6.8.2.9). */
@@ -385,9 +384,16 @@ static void virtio_pci_bar_moved(struct pci_device *pdev, unsigned int bar, uint
 static void virtio_pci_config_written(struct pci_device *pdev, uint32_t offset, uint32_t len)
 {
 	struct virtio_pci *t = pdev->opaque;
-	/* MSI-X enable or function mask changed: deliver what waited behind a mask. */
-	if (offset < (uint32_t)t->msix_cap + 4 && offset + len > (uint32_t)t->msix_cap + 2)
+	/* MSI-X enable or function mask changed: deliver what waited behind a mask. Config
+	 * writes are serialised (pci_bus.config_lock), so the bytes are stable here. */
+	if (offset < (uint32_t)t->msix_cap + 4 && offset + len > (uint32_t)t->msix_cap + 2) {
+		uint16_t control;
+		memcpy(&control, pdev->config + t->msix_cap + 2, 2);
+		pthread_mutex_lock(&t->lock);
+		t->msix_control = control;
+		pthread_mutex_unlock(&t->lock);
 		msix_flush_pending(t);
+	}
 }
 
 static const struct pci_device_ops virtio_pci_ops = {

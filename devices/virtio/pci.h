@@ -32,6 +32,10 @@ struct virtio_pci {
 	unsigned int nvectors;
 	struct virtio_pci_msix_entry msix[VIRTIO_PCI_VECTORS];
 	uint64_t msix_pending; /* PBA bits */
+	/* The MSI-X Message Control word, copied from config space after each configuration
+	 * write (under `lock`): interrupt delivery must not read config space, which a vCPU
+	 * may be writing at that moment. */
+	uint16_t msix_control;
 	int vector_gsi[VIRTIO_PCI_VECTORS];
 	int vector_fd[VIRTIO_PCI_VECTORS];
 	int notify_fds[VIRTIO_MAX_QUEUES];

@@ -79,8 +79,9 @@ static int fail(struct virtq *q, enum virtq_error err)
 static int add_segment(struct virtq *q, struct virtq_chain *c, const struct virtq_desc *d)
 {
 	bool write = d->flags & VIRTQ_DESC_F_WRITE;
-	if (!write && c->nwrite)
+	if (!write && c->saw_write)
 		return fail(q, VIRTQ_ERR_ORDER);
+	c->saw_write |= write;
 	if ((unsigned int)c->nread + c->nwrite >= VIRTQ_MAX_CHAIN)
 		return fail(q, VIRTQ_ERR_CHAIN_TOO_LONG);
 	/* A zero-length buffer carries nothing; skip it rather than reject a legal chain. */
@@ -149,6 +150,7 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 
 	c->head = head;
 	c->nread = c->nwrite = 0;
+	c->saw_write = false;
 	c->read_len = c->write_len = 0;
 	uint16_t idx = head;
 	for (unsigned int steps = 0;; steps++) {

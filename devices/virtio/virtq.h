@@ -59,6 +59,7 @@ struct virtq_seg {
 struct virtq_chain {
 	uint16_t head;
 	uint16_t nread, nwrite; /* readable segments come first, then writable ones */
+	bool saw_write;         /* a writable descriptor was seen, even an empty (skipped) one */
 	uint64_t read_len, write_len;
 	struct virtq_seg segs[VIRTQ_MAX_CHAIN];
 };
