@@ -1,6 +1,7 @@
 #include <ctype.h>
 #include "cli.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@ enum long_only_option {
 	OPT_FEATURES,
 	OPT_NO_STDIN,
 	OPT_DISK,
+	OPT_NET,
 	OPT_TRANSPORT,
 	OPT_CONSOLE,
 	OPT_COMMAND,
@@ -36,6 +38,7 @@ static const struct option long_options[] = {
 	{ "initrd", required_argument, NULL, 'i' },
 	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "virtio-transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "command", required_argument, NULL, OPT_COMMAND },
@@ -70,6 +73,9 @@ void cli_print_help(void)
 	       "                        crosvm-x86 (default for Linux)\n"
 	       "      --disk PATH[,ro][,direct]\n"
 	       "                        virtio-blk disk (repeatable; ROOTFS is added last)\n"
+	       "      --net tap=NAME[,mac=MAC] | host-ip=IP,netmask=MASK[,mac=MAC]\n"
+	       "                        virtio-net NIC on a TAP device, existing or created\n"
+	       "                        and configured by n90vmm (repeatable, up to 4)\n"
 	       "      --virtio-transport pci|mmio\n"
 	       "                        how virtio devices attach (default pci; mmio adds\n"
 	       "                        virtio_mmio.device= to a Linux command line)\n"
@@ -184,6 +190,103 @@ static int parse_disk(const char *text, struct disk_config *disk, char *err, siz
 	return 0;
 }
 
+static int parse_uint(const char *text, unsigned long max, unsigned long *out);
+
+static int parse_ipv4(const char *text, uint32_t *out)
+{
+	struct in_addr a;
+	if (inet_pton(AF_INET, text, &a) != 1)
+		return -EINVAL;
+	*out = ntohl(a.s_addr);
+	return 0;
+}
+
+static int parse_mac(const char *text, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char tail;
+	if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	/* A multicast address cannot be a NIC's own. */
+	return (mac[0] & 1) ? -EINVAL : 0;
+}
+
+int cli_parse_net(const char *text, struct net_config *net, char *err, size_t errlen)
+{
+	memset(net, 0, sizeof(*net));
+	net->tap_fd = -1;
+	bool has_ip = false, has_mask = false;
+	char *spec = strdup(text); /* lives as long as the process: tap_name points into it */
+	if (!spec) {
+		snprintf(err, errlen, "--net: out of memory");
+		return -ENOMEM;
+	}
+	for (char *opt = spec, *next; opt && *opt; opt = next) {
+		next = strchr(opt, ',');
+		if (next)
+			*next++ = '\0';
+		char *value = strchr(opt, '=');
+		if (!value) {
+			snprintf(err, errlen, "--net: '%s' is not KEY=VALUE", opt);
+			return -EINVAL;
+		}
+		*value++ = '\0';
+		unsigned long fd;
+		if (strcmp(opt, "tap") == 0 || strcmp(opt, "tap-name") == 0) {
+			if (!*value || strlen(value) >= 16) { /* IFNAMSIZ */
+				snprintf(err, errlen, "--net: bad interface name '%s'", value);
+				return -EINVAL;
+			}
+			net->tap_name = value;
+		} else if (strcmp(opt, "tap-fd") == 0) {
+			if (parse_uint(value, INT32_MAX, &fd) || fd < 3) {
+				snprintf(err, errlen, "--net: tap-fd '%s' is not an inherited descriptor", value);
+				return -EINVAL;
+			}
+			net->tap_fd = (int)fd;
+		} else if (strcmp(opt, "host-ip") == 0) {
+			if (parse_ipv4(value, &net->host_ip)) {
+				snprintf(err, errlen, "--net: host-ip '%s' is not an IPv4 address", value);
+				return -EINVAL;
+			}
+			has_ip = true;
+		} else if (strcmp(opt, "netmask") == 0) {
+			uint32_t m;
+			/* A netmask is contiguous ones from the top. */
+			if (parse_ipv4(value, &m) || (m & (~m >> 1))) {
+				snprintf(err, errlen, "--net: netmask '%s' is not a contiguous IPv4 mask", value);
+				return -EINVAL;
+			}
+			net->netmask = m;
+			has_mask = true;
+		} else if (strcmp(opt, "mac") == 0) {
+			if (parse_mac(value, net->mac)) {
+				snprintf(err, errlen, "--net: mac '%s' is not a unicast MAC address", value);
+				return -EINVAL;
+			}
+			net->has_mac = true;
+		} else if (strcmp(opt, "vhost-net") == 0) {
+			snprintf(err, errlen, "--net: vhost-net is not supported");
+			return -EINVAL;
+		} else {
+			snprintf(err, errlen, "--net: unknown option '%s' (tap, tap-fd, host-ip, netmask, mac)", opt);
+			return -EINVAL;
+		}
+	}
+	int backends = (net->tap_name != NULL) + (net->tap_fd >= 0) + (has_ip || has_mask);
+	if (backends != 1) {
+		snprintf(err, errlen, "--net: give exactly one of tap=NAME, tap-fd=N or host-ip=IP,netmask=MASK");
+		return -EINVAL;
+	}
+	if (has_ip != has_mask) {
+		snprintf(err, errlen, "--net: host-ip and netmask go together");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_seconds(const char *flag, const char *text, double *out, char *err, size_t errlen)
 {
 	char *end;
@@ -272,6 +375,15 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *er
 			if (parse_disk(optarg, &cfg->disks[cfg->ndisks], err, errlen))
 				return CLI_ERROR;
 			cfg->ndisks++;
+			break;
+		case OPT_NET:
+			if (cfg->nnets >= CONFIG_MAX_NICS) {
+				snprintf(err, errlen, "--net: at most %d NICs", CONFIG_MAX_NICS);
+				return CLI_ERROR;
+			}
+			if (cli_parse_net(optarg, &cfg->nets[cfg->nnets], err, errlen))
+				return CLI_ERROR;
+			cfg->nnets++;
 			break;
 		case OPT_COMMAND:
 			if (cfg->harness.ncommands >= HARNESS_MAX_COMMANDS) {

@@ -21,6 +21,11 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *er
 /* "512", "512M", "2G", "1T", "1048576K": MiB when no suffix. 0 on success, -EINVAL / -ERANGE. */
 int cli_parse_size(const char *text, uint64_t *bytes);
 
+/* One --net value: "tap=NAME[,mac=MAC]", "tap-fd=N[,mac=MAC]" or
+ * "host-ip=IP,netmask=MASK[,mac=MAC]" (crosvm's spellings tap-name= and tap-fd= too).
+ * 0 on success; otherwise err holds one line naming the problem. */
+int cli_parse_net(const char *text, struct net_config *net, char *err, size_t errlen);
+
 void cli_print_help(void);
 /* Features built into this binary, one per line (the system-test rig reads this). */
 void cli_print_features(void);

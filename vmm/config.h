@@ -10,6 +10,20 @@
 #include "sandbox.h"
 
 #define CONFIG_MAX_DISKS 8
+#define CONFIG_MAX_NICS 4
+
+/* One virtio-net NIC on a TAP device: an existing interface (tap_name), an inherited file
+ * descriptor (tap_fd >= 0), or one the monitor creates and configures with host_ip/netmask
+ * (crosvm's --net host-ip=...,netmask=...,mac=...). */
+struct net_config {
+	const char *tap_name; /* NULL unless tap=NAME */
+	int tap_fd;           /* -1 unless tap-fd=N */
+	uint32_t host_ip;     /* host side of the link, host byte order; 0 unless host-ip= */
+	uint32_t netmask;     /* host byte order */
+	bool has_mac;
+	uint8_t mac[6]; /* the guest's MAC; the monitor picks a locally administered one if unset */
+	bool vhost_net; /* reserved: vhost-net is not implemented (refused when set) */
+};
 
 struct disk_config {
 	const char *path;
@@ -42,6 +56,9 @@ struct vm_config {
 	/* virtio-blk disks in command-line order (--disk ..., then ROOTFS). */
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned int ndisks;
+	/* virtio-net NICs in command-line order (--net ...). */
+	struct net_config nets[CONFIG_MAX_NICS];
+	unsigned int nnets;
 	enum virtio_transport_kind transport;
 	enum console_kind console;
 	/* Harness mode (--command / --script) when harness.ncommands > 0. */

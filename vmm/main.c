@@ -359,6 +359,11 @@ int main(int argc, char **argv)
 	case CLI_RUN:
 		break;
 	}
+	if (cfg.nnets > 0) {
+		/* Parsed and validated, but no device model behind it in this build. */
+		fprintf(stderr, "n90vmm: --net: virtio-net is not built into this binary\n");
+		return EXIT_USAGE;
+	}
 	if (cfg.verbose)
 		log_threshold = LOG_DEBUG;
 	sandbox_mode = cfg.sandbox;

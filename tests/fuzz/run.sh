@@ -2,6 +2,8 @@
 # Runs each libFuzzer target for a bounded time from its seed corpus; prints executions per
 # target and fails on any crash (the input is kept under BUILD/fuzz/crashes/TARGET/).
 # usage: tests/fuzz/run.sh BUILD SECONDS TARGET...
+# FUZZ_SEED=N makes a run repeatable (CI uses one, so a finding there is reproducible with
+# the same N); without it libFuzzer picks a new seed each run, which explores more.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "$1" && pwd)
@@ -17,9 +19,10 @@ for t in "$@"; do
 		cp -n "$build"/guest/mb.bin "$build"/guest/mb.elf "$build"/guest/pvh.elf "$build"/guest/bzimage "$work/" 2>/dev/null || true
 	fi
 	extra=()
+	[ -n "${FUZZ_SEED:-}" ] && extra+=(-seed="$FUZZ_SEED")
 	# The parsed configuration lives as long as the process (copied --disk specs, --script
 	# lines), so the command-line target does not count those as leaks.
-	[ "$t" = cli ] && extra=(-detect_leaks=0)
+	[ "$t" = cli ] && extra+=(-detect_leaks=0)
 	"$build/fuzz/fuzz_$t" -max_total_time="$seconds" -print_final_stats=1 -max_len=65536 "${extra[@]}" \
 		-artifact_prefix="$crashes/" "$work" >"$build/fuzz/$t.log" 2>&1
 	rc=$?

@@ -471,3 +471,72 @@ Test(cli, error_message_fits_a_small_buffer)
 	cr_assert_eq(cli_parse(4, argv, &cfg, small, sizeof(small)), CLI_ERROR);
 	cr_assert_eq(strlen(small), sizeof(small) - 1, "truncated, still terminated");
 }
+
+/* ---- --net ------------------------------------------------------------------------------- */
+
+static struct net_config net;
+
+Test(cli, net_tap_by_name)
+{
+	cr_assert_eq(cli_parse_net("tap=n90tap0,mac=02:00:00:00:00:01", &net, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(net.tap_name, "n90tap0");
+	cr_assert_eq(net.tap_fd, -1);
+	cr_assert(net.has_mac);
+	cr_assert_eq(net.mac[5], 1);
+	cr_assert_eq(cli_parse_net("tap-name=vm0", &net, err, sizeof(err)), 0, "crosvm's spelling: %s", err);
+	cr_assert_str_eq(net.tap_name, "vm0");
+	cr_assert_not(net.has_mac);
+}
+
+Test(cli, net_created_tap)
+{
+	cr_assert_eq(cli_parse_net("host-ip=192.168.10.1,netmask=255.255.255.252,mac=52:54:00:12:34:56", &net, err,
+				   sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(net.host_ip, 0xc0a80a01u);
+	cr_assert_eq(net.netmask, 0xfffffffcu);
+	cr_assert_null(net.tap_name);
+	cr_assert_eq(cli_parse_net("tap-fd=7", &net, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(net.tap_fd, 7);
+}
+
+Test(cli, net_bad_values)
+{
+	static const char *const bad[][2] = {
+		{ "", "exactly one" },
+		{ "mac=02:00:00:00:00:01", "exactly one" },
+		{ "tap=a,host-ip=10.0.0.1,netmask=255.0.0.0", "exactly one" },
+		{ "host-ip=10.0.0.1", "together" },
+		{ "netmask=255.0.0.0", "together" },
+		{ "host-ip=10.0.0.256,netmask=255.0.0.0", "host-ip" },
+		{ "host-ip=10.0.0.1,netmask=255.0.255.0", "netmask" },
+		{ "tap=x,mac=01:00:00:00:00:01", "unicast" },
+		{ "tap=x,mac=02:00:00:00:00", "mac" },
+		{ "tap=x,mac=02:00:00:00:00:01:02", "mac" },
+		{ "tap=this-name-is-too-long", "interface name" },
+		{ "tap=", "interface name" },
+		{ "tap-fd=1", "tap-fd" },
+		{ "tap-fd=x", "tap-fd" },
+		{ "tap", "KEY=VALUE" },
+		{ "tap=x,speed=10", "unknown option 'speed'" },
+		{ "tap=x,vhost-net=true", "vhost-net" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		cr_assert_neq(cli_parse_net(bad[i][0], &net, err, sizeof(err)), 0, "'%s' accepted", bad[i][0]);
+		cr_assert_not_null(strstr(err, bad[i][1]), "'%s': error '%s' should mention '%s'", bad[i][0], err,
+				   bad[i][1]);
+	}
+}
+
+Test(cli, net_flag_is_repeatable_up_to_the_limit)
+{
+	cr_assert_eq(PARSE("--net", "tap=a", "--net", "host-ip=10.1.0.1,netmask=255.255.255.252", "k"), CLI_RUN,
+		     "%s", err);
+	cr_assert_eq(cfg.nnets, 2);
+	cr_assert_str_eq(cfg.nets[0].tap_name, "a");
+	cr_assert_eq(cfg.nets[1].host_ip, 0x0a010001u);
+	assert_error(PARSE("--net", "tap=a", "--net", "tap=b", "--net", "tap=c", "--net", "tap=d", "--net", "tap=e",
+			   "k"),
+		     "at most 4");
+}
