@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #define DEFAULT_COMMAND_TIMEOUT 600.0
 #define POWEROFF_GRACE_MS 5000
 #define PAYLOAD_MAX HARNESS_CAPTURE_MAX
+#define SCRIPT_MAX_BYTES (1 << 20)
 
 uint64_t harness_now_ms(void)
 {
@@ -30,14 +32,37 @@ static uint64_t to_ms(double sec, double dflt)
 
 int harness_load_script(struct harness_options *opt, const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
+	/* O_NONBLOCK: a FIFO must not hang the start-up; it is refused below like any file that
+	 * is not a regular one (/dev/zero, /dev/stdin would never end). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "--script '%s': %s", path, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > SCRIPT_MAX_BYTES) {
+		snprintf(err, errlen, "--script '%s': not a regular file of at most %d bytes", path, SCRIPT_MAX_BYTES);
+		close(fd);
+		return -EINVAL;
+	}
+	FILE *f = fdopen(fd, "r");
 	if (!f) {
-		snprintf(err, errlen, "--script '%s': %s", path, strerror(errno));
-		return -errno;
+		close(fd);
+		snprintf(err, errlen, "--script '%s': out of memory", path);
+		return -ENOMEM;
 	}
 	char line[4200];
 	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\r\n")] = '\0';
+		size_t len = strcspn(line, "\r\n");
+		if (line[len] == '\0' && !feof(f)) {
+			snprintf(err, errlen, "--script '%s': a line is longer than %zu bytes", path, sizeof(line) - 2);
+			fclose(f);
+			return -E2BIG;
+		}
+		line[len] = '\0';
 		char *p = line;
 		while (*p == ' ' || *p == '\t')
 			p++;

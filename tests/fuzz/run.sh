@@ -23,7 +23,7 @@ for t in "$@"; do
 	# The parsed configuration lives as long as the process (copied --disk specs, --script
 	# lines), so the command-line target does not count those as leaks.
 	[ "$t" = cli ] && extra+=(-detect_leaks=0)
-	"$build/fuzz/fuzz_$t" -max_total_time="$seconds" -print_final_stats=1 -max_len=65536 "${extra[@]}" \
+	"$build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 -max_len=65536 "${extra[@]}" \
 		-artifact_prefix="$crashes/" "$work" >"$build/fuzz/$t.log" 2>&1
 	rc=$?
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/fuzz/$t.log")

@@ -432,6 +432,26 @@ Test(cli, script_file)
 	assert_error(PARSE("--script", "/nonexistent/n90-script", "k"), "/nonexistent/n90-script");
 }
 
+/* Found by the CLI fuzzer: --script /dev/full read zeros for ever. Device files, FIFOs and
+ * directories are refused at once; so is a line too long to be one command. */
+Test(cli, script_must_be_a_bounded_regular_file)
+{
+	assert_error(PARSE("--script", "/dev/full", "k"), "regular file");
+	assert_error(PARSE("--script", "/dev/zero", "k"), "regular file");
+	assert_error(PARSE("--script", "/tmp", "k"), "regular file");
+	char path[] = "/tmp/n90-cli-script-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	static char longline[5000];
+	memset(longline, 'x', sizeof(longline) - 1);
+	cr_assert_eq(write(fd, longline, sizeof(longline) - 1), (ssize_t)(sizeof(longline) - 1));
+	close(fd);
+	enum cli_result r = parse_args((const char *const[]){ "n90vmm", "--script", path, "k", NULL });
+	unlink(path);
+	cr_assert_eq(r, CLI_ERROR);
+	cr_assert_not_null(strstr(err, "longer than"), "%s", err);
+}
+
 Test(cli, sandbox_flags)
 {
 	cr_assert_eq(PARSE("--seccomp-log", "k"), CLI_RUN);
