@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,9 @@ enum long_only_option {
 	OPT_NO_STDIN,
 	OPT_DISK,
 	OPT_NET,
+	OPT_JAIL,
+	OPT_UID,
+	OPT_GID,
 	OPT_TRANSPORT,
 	OPT_CONSOLE,
 	OPT_COMMAND,
@@ -51,6 +56,9 @@ static const struct option long_options[] = {
 	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
 	{ "disable-sandbox", no_argument, NULL, OPT_DISABLE_SANDBOX },
 	{ "seccomp-log", no_argument, NULL, OPT_SECCOMP_LOG },
+	{ "jail", required_argument, NULL, OPT_JAIL },
+	{ "uid", required_argument, NULL, OPT_UID },
+	{ "gid", required_argument, NULL, OPT_GID },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-stdin", no_argument, NULL, OPT_NO_STDIN },
 	{ "stats", no_argument, NULL, OPT_STATS },
@@ -95,6 +103,10 @@ void cli_print_help(void)
 	       "      --stats           print device and exit counters when the VM stops\n"
 	       "      --disable-sandbox don't confine threads with seccomp (debugging only)\n"
 	       "      --seccomp-log     log forbidden syscalls instead of killing (debugging)\n"
+	       "      --jail DIR        chroot into the empty directory DIR once everything is\n"
+	       "                        open (root only)\n"
+	       "      --uid ID|NAME     then run as this user (root only)\n"
+	       "      --gid ID|NAME     and this group (default with --uid: the user's group)\n"
 	       "  -v, --verbose         log boot steps, port 0x80 codes and unclaimed accesses\n"
 	       "      --features        list the features built into this binary\n"
 	       "  -h, --help            this text\n"
@@ -287,6 +299,49 @@ int cli_parse_net(const char *text, struct net_config *net, char *err, size_t er
 	return 0;
 }
 
+/* --uid: a number, or a user name looked up now (before any jail hides /etc/passwd); a
+ * name also sets the group unless --gid gives one. */
+static int parse_user(const char *text, struct vm_config *cfg, char *err, size_t errlen)
+{
+	unsigned long id;
+	if (parse_uint(text, UINT32_MAX - 1, &id) == 0) {
+		cfg->jail.uid = (uid_t)id;
+	} else {
+		struct passwd *pw = getpwnam(text);
+		if (!pw) {
+			snprintf(err, errlen, "--uid: no user '%s'", text);
+			return -EINVAL;
+		}
+		cfg->jail.uid = pw->pw_uid;
+		if (!cfg->jail.has_gid) {
+			cfg->jail.gid = pw->pw_gid;
+			cfg->user_gid_default = true;
+		}
+	}
+	cfg->jail.has_uid = true;
+	if (cfg->user_gid_default)
+		cfg->jail.has_gid = true;
+	return 0;
+}
+
+static int parse_group(const char *text, struct vm_config *cfg, char *err, size_t errlen)
+{
+	unsigned long id;
+	if (parse_uint(text, UINT32_MAX - 1, &id) == 0) {
+		cfg->jail.gid = (gid_t)id;
+	} else {
+		struct group *gr = getgrnam(text);
+		if (!gr) {
+			snprintf(err, errlen, "--gid: no group '%s'", text);
+			return -EINVAL;
+		}
+		cfg->jail.gid = gr->gr_gid;
+	}
+	cfg->jail.has_gid = true;
+	cfg->user_gid_default = false;
+	return 0;
+}
+
 static int parse_seconds(const char *flag, const char *text, double *out, char *err, size_t errlen)
 {
 	char *end;
@@ -375,6 +430,21 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *er
 			if (parse_disk(optarg, &cfg->disks[cfg->ndisks], err, errlen))
 				return CLI_ERROR;
 			cfg->ndisks++;
+			break;
+		case OPT_JAIL:
+			if (!*optarg) {
+				snprintf(err, errlen, "--jail: empty directory name");
+				return CLI_ERROR;
+			}
+			cfg->jail.dir = optarg;
+			break;
+		case OPT_UID:
+			if (parse_user(optarg, cfg, err, errlen))
+				return CLI_ERROR;
+			break;
+		case OPT_GID:
+			if (parse_group(optarg, cfg, err, errlen))
+				return CLI_ERROR;
 			break;
 		case OPT_NET:
 			if (cfg->nnets >= CONFIG_MAX_NICS) {

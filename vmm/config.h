@@ -65,6 +65,8 @@ struct vm_config {
 	struct harness_options harness;
 	const char *console_log; /* guest console to this file instead of stderr (harness mode) */
 	enum sandbox_mode sandbox;
+	struct sandbox_jail jail; /* --jail, --uid, --gid */
+	bool user_gid_default;    /* jail.gid came from --uid NAME's entry, not from --gid */
 };
 
 #endif

@@ -306,6 +306,15 @@ static int run_vm(const struct vm_config *cfg)
 	free(initrd.data);
 	kernel.data = initrd.data = NULL;
 
+	/* Everything is open: lock the process into its jail before any thread exists. */
+	char jail_err[256];
+	int jail_ret = sandbox_apply_jail(&cfg->jail, jail_err, sizeof(jail_err));
+	if (jail_ret < 0) {
+		log_err("%s", jail_err);
+		status = jail_ret == -EPERM ? EXIT_NO_PERMISSION : EXIT_SETUP;
+		goto out_console;
+	}
+
 	log_debug("starting %u vCPU(s)", vm.ncpus);
 	if (vm_start(&vm) == 0) {
 		struct main_loop loop = { .vm = &vm, .console = &console, .harness = harness_mode ? &harness : NULL };

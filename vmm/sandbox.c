@@ -1,6 +1,11 @@
 #include "sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
 #include <stddef.h>
@@ -137,4 +142,72 @@ int sandbox_enter(enum sandbox_role role)
 	if (ret < 0)
 		log_err("cannot install the %s thread's seccomp filter: %s", roles[role].name, strerror(-ret));
 	return ret;
+}
+
+/* Whether DIR holds nothing but . and .. (a jail with files in it would hand them to
+ * anyone who takes over the process). */
+static int dir_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	struct dirent *e;
+	int empty = 1;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			empty = 0;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+int sandbox_apply_jail(const struct sandbox_jail *jail, char *err, size_t errlen)
+{
+	if (!jail->dir && !jail->has_uid && !jail->has_gid)
+		return 0;
+	if (geteuid() != 0) {
+		snprintf(err, errlen, "--jail/--uid/--gid need n90vmm to start as root");
+		return -EPERM;
+	}
+	if (jail->dir) {
+		int empty = dir_is_empty(jail->dir);
+		if (empty < 0) {
+			snprintf(err, errlen, "--jail '%s': %s", jail->dir, strerror(-empty));
+			return empty;
+		}
+		if (!empty) {
+			snprintf(err, errlen, "--jail '%s': the directory is not empty", jail->dir);
+			return -ENOTEMPTY;
+		}
+		if (chroot(jail->dir) < 0 || chdir("/") < 0) {
+			int e = errno;
+			snprintf(err, errlen, "--jail '%s': %s", jail->dir, strerror(e));
+			return -e;
+		}
+	}
+	/* Group first: once the uid is dropped, changing groups is no longer allowed. */
+	if (jail->has_gid || jail->has_uid) {
+		gid_t gid = jail->has_gid ? jail->gid : getgid();
+		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0) {
+			int e = errno;
+			snprintf(err, errlen, "--gid %u: %s", (unsigned)gid, strerror(e));
+			return -e;
+		}
+	}
+	if (jail->has_uid) {
+		if (setresuid(jail->uid, jail->uid, jail->uid) < 0) {
+			int e = errno;
+			snprintf(err, errlen, "--uid %u: %s", (unsigned)jail->uid, strerror(e));
+			return -e;
+		}
+		/* Dropping must be for good: a process that can become root again was not jailed. */
+		if (jail->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+			snprintf(err, errlen, "--uid %u: root could be regained after the drop", (unsigned)jail->uid);
+			return -EPERM;
+		}
+	}
+	log_debug("jail: root %s, uid %u, gid %u", jail->dir ? jail->dir : "(unchanged)", (unsigned)getuid(),
+		  (unsigned)getgid());
+	return 0;
 }

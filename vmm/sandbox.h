@@ -7,6 +7,8 @@
 #define N90_SANDBOX_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 enum sandbox_role { SANDBOX_MAIN, SANDBOX_VCPU, SANDBOX_IO, SANDBOX_ROLES };
 
@@ -24,5 +26,20 @@ int sandbox_enter(enum sandbox_role role);
 const char *sandbox_role_name(enum sandbox_role role);
 /* Number of rules in a role's allow-list (for tests and docs). */
 unsigned int sandbox_rule_count(enum sandbox_role role);
+
+/* After everything is opened and before any thread starts: chroot into an empty directory
+ * and/or drop to another user and group (root only). Fields unset when has_* is false /
+ * dir is NULL. */
+struct sandbox_jail {
+	const char *dir; /* --jail DIR: must exist, be a directory and be empty */
+	bool has_uid, has_gid;
+	uid_t uid; /* --uid */
+	gid_t gid; /* --gid */
+};
+
+/* Applies the jail in the calling process (single-threaded: glibc's set*id would otherwise
+ * have to signal every thread). 0, or -errno with err holding one line. Checks afterwards
+ * that root cannot be regained. */
+int sandbox_apply_jail(const struct sandbox_jail *jail, char *err, size_t errlen);
 
 #endif

@@ -140,26 +140,33 @@ run_harness_command() {
 
 run_sandbox() {
 	# Every thread of a running VM is under a seccomp filter (Seccomp: 2), and the guest
-	# works under it (all other scenarios run with the sandbox on, the default, too).
+	# works under it (all other scenarios run with the sandbox on, the default, too). This
+	# one also jails the process: chroot into an empty directory, uid/gid nobody.
+	mkdir -p /tmp/jail && chmod 0755 /tmp/jail
 	./n90vmm --timeout 120 -m 512 -c 2 -p "$base scenario=harness" -i l2.cpio.gz --command 'sleep 4' \
-		vmlinuz rootfs.ext4 >payload.txt 2>console.txt &
+		--jail /tmp/jail --uid 65534 --gid 65534 vmlinuz rootfs.ext4 >payload.txt 2>console.txt &
 	pid=$!
 	i=0
 	while [ $i -lt 600 ] && ! grep -q 'sleep 4' console.txt; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	threads=0 confined=0
+	threads=0 confined=0 dropped=0
 	for t in /proc/$pid/task/*; do
 		threads=$((threads + 1))
 		grep -q '^Seccomp:[[:space:]]*2' "$t/status" && confined=$((confined + 1))
-		echo "$t: $(grep '^Seccomp:' "$t/status")"
+		grep -q '^Uid:[[:space:]]*65534[[:space:]]*65534[[:space:]]*65534[[:space:]]*65534' "$t/status" &&
+			grep -q '^Gid:[[:space:]]*65534[[:space:]]*65534[[:space:]]*65534[[:space:]]*65534' "$t/status" &&
+			dropped=$((dropped + 1))
+		echo "$t: $(grep -E '^(Seccomp|Uid|Gid):' "$t/status" | tr '\n\t' '  ')"
 	done
+	root=$(readlink /proc/$pid/root)
 	wait $pid
 	rc=$?
-	echo "threads $threads, confined $confined, exit $rc"
+	echo "threads $threads, confined $confined, uid/gid dropped $dropped, root $root, exit $rc"
 	# main + 2 vCPUs + the I/O thread
-	[ $rc -eq 0 ] && [ $threads -ge 4 ] && [ $confined -eq $threads ]
+	[ $rc -eq 0 ] && [ $threads -ge 4 ] && [ $confined -eq $threads ] && [ $dropped -eq $threads ] &&
+		[ "$root" = /tmp/jail ]
 }
 
 scenario linux-bzimage-initrd bzimage

@@ -560,3 +560,26 @@ Test(cli, net_flag_is_repeatable_up_to_the_limit)
 			   "k"),
 		     "at most 4");
 }
+
+Test(cli, jail_flags)
+{
+	cr_assert_eq(PARSE("--jail", "/var/empty", "--uid", "65534", "--gid", "65533", "k"), CLI_RUN, "%s", err);
+	cr_assert_str_eq(cfg.jail.dir, "/var/empty");
+	cr_assert(cfg.jail.has_uid && cfg.jail.has_gid);
+	cr_assert_eq(cfg.jail.uid, 65534);
+	cr_assert_eq(cfg.jail.gid, 65533);
+	/* A user name brings its group unless --gid says otherwise, in either order. */
+	cr_assert_eq(PARSE("--uid", "nobody", "k"), CLI_RUN, "%s", err);
+	cr_assert_eq(cfg.jail.uid, 65534);
+	cr_assert(cfg.jail.has_gid);
+	cr_assert_eq(cfg.jail.gid, 65534);
+	cr_assert_eq(PARSE("--uid", "nobody", "--gid", "0", "k"), CLI_RUN, "%s", err);
+	cr_assert_eq(cfg.jail.gid, 0);
+	cr_assert_eq(PARSE("--gid", "0", "--uid", "nobody", "k"), CLI_RUN, "%s", err);
+	cr_assert_eq(cfg.jail.gid, 0);
+	cr_assert_eq(PARSE("k"), CLI_RUN);
+	cr_assert_not(cfg.jail.has_uid || cfg.jail.has_gid || cfg.jail.dir);
+	assert_error(PARSE("--uid", "no-such-user-n90", "k"), "no-such-user-n90");
+	assert_error(PARSE("--gid", "no-such-group-n90", "k"), "no-such-group-n90");
+	assert_error(PARSE("--jail", "", "k"), "--jail");
+}

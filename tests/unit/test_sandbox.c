@@ -75,3 +75,95 @@ Test(sandbox, roles_have_lists)
 	for (int role = 0; role < SANDBOX_ROLES; role++)
 		cr_assert_gt(sandbox_rule_count((enum sandbox_role)role), 20);
 }
+
+/* ---- --jail / --uid / --gid ---------------------------------------------------------------- */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#define NOBODY 65534
+
+/* Runs sandbox_apply_jail in a child; the child reports through its exit status:
+ * 0 = confined as asked, 10+ = a check failed, 100 + errno = apply refused. */
+static int jail_child(const struct sandbox_jail *jail, bool drop_first)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		char err[256];
+		if (drop_first && setresuid(NOBODY, NOBODY, NOBODY) < 0)
+			_exit(9);
+		int ret = sandbox_apply_jail(jail, err, sizeof(err));
+		if (ret < 0)
+			_exit(100 + (-ret & 0x7f));
+		if (jail->has_uid && (getuid() != jail->uid || geteuid() != jail->uid))
+			_exit(10);
+		if (jail->has_gid && (getgid() != jail->gid || getegid() != jail->gid))
+			_exit(11);
+		if (jail->has_uid && (setuid(0) == 0 || seteuid(0) == 0))
+			_exit(12);
+		/* Inside the jail the host's files are gone. */
+		if (jail->dir && (access("/etc/passwd", F_OK) == 0 || errno != ENOENT))
+			_exit(13);
+		if (getgroups(0, NULL) != 0)
+			_exit(14);
+		_exit(0);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "child killed by signal %d", WTERMSIG(status));
+	return WEXITSTATUS(status);
+}
+
+static void need_root(void)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root (privilege drop and chroot)");
+}
+
+Test(sandbox, jail_chroots_and_drops_privileges)
+{
+	need_root();
+	char dir[] = "/tmp/n90-jail-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	/* Searchable by the dropped user, so a missing file says ENOENT, not EACCES. */
+	cr_assert_eq(chmod(dir, 0755), 0);
+	struct sandbox_jail jail = { .dir = dir, .has_uid = true, .uid = NOBODY, .has_gid = true, .gid = NOBODY };
+	int rc = jail_child(&jail, false);
+	rmdir(dir);
+	cr_assert_eq(rc, 0, "child check %d failed", rc);
+}
+
+Test(sandbox, jail_refuses_a_directory_with_files)
+{
+	need_root();
+	char dir[] = "/tmp/n90-jail-XXXXXX", file[64];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/secret", dir);
+	FILE *f = fopen(file, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	struct sandbox_jail jail = { .dir = dir };
+	int rc = jail_child(&jail, false);
+	unlink(file);
+	rmdir(dir);
+	cr_assert_eq(rc, 100 + ENOTEMPTY);
+	struct sandbox_jail missing = { .dir = "/nonexistent/n90-jail" };
+	cr_assert_eq(jail_child(&missing, false), 100 + ENOENT);
+}
+
+Test(sandbox, jail_needs_root)
+{
+	need_root();
+	struct sandbox_jail jail = { .has_uid = true, .uid = NOBODY };
+	cr_assert_eq(jail_child(&jail, true), 100 + EPERM);
+}
+
+Test(sandbox, no_jail_is_a_no_op)
+{
+	struct sandbox_jail none = { 0 };
+	char err[64];
+	cr_assert_eq(sandbox_apply_jail(&none, err, sizeof(err)), 0);
+}
