@@ -54,6 +54,21 @@ static const struct sandbox_rule common_rules[] = {
 	IOCTL(TCGETS, "tcsetattr reads back what it set"),
 };
 
+/* Only in sanitizer builds (make sanitize), whose runtime gives each thread an alternate
+ * signal stack and removes it when the thread ends. The shipped binary does not have it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZER_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZER_BUILD 1
+#endif
+#endif
+#ifdef SANITIZER_BUILD
+static const struct sandbox_rule sanitizer_rules[] = {
+	ALLOW(sigaltstack, "ASan runtime: per-thread alternate signal stack (sanitizer builds only)"),
+};
+#endif
+
 static const struct sandbox_rule vcpu_rules[] = {
 	IOCTL(KVM_RUN, "running the guest"),
 	/* A queue notify that reaches user space (no ioeventfd matched) is served right on
@@ -136,6 +151,10 @@ int sandbox_enter(enum sandbox_role role)
 	int ret = add_rules(ctx, common_rules, sizeof(common_rules) / sizeof(common_rules[0]));
 	if (!ret)
 		ret = add_rules(ctx, roles[role].rules, roles[role].count);
+#ifdef SANITIZER_BUILD
+	if (!ret)
+		ret = add_rules(ctx, sanitizer_rules, sizeof(sanitizer_rules) / sizeof(sanitizer_rules[0]));
+#endif
 	if (!ret)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);
