@@ -11,7 +11,7 @@ SANITIZE_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -f
 # Debian packages the build, the tests and the system-test rig need (`make deps`).
 DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-dev \
 	libcriterion-dev clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio e2fsprogs kmod zstd xz-utils \
-	iproute2 procps lz4
+	iproute2 procps lz4 python3
 
 VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/x86_64/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c) $(wildcard harness/*.c)
 LIB_SRCS := $(filter-out vmm/main.c,$(VMM_SRCS))
@@ -58,6 +58,7 @@ bench: all
 
 system-test: all
 	tests/system/run.sh
+	tests/system/suite-compare.sh
 
 # libFuzzer targets for the guest-facing parsers (tests/fuzz/fuzz_*.c), built with clang and
 # ASan + UBSan, each run for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus/<target>
@@ -105,9 +106,9 @@ help:
 	@echo "make test             unit tests + integration tests (boots the test guests)"
 	@echo "make unit-test        Criterion unit tests only"
 	@echo "make integration-test boot every test guest on KVM (rig fallback without /dev/kvm)"
-	@echo "make system-test      real Linux guests on real KVM inside QEMU (tests/system)"
+	@echo "make system-test      real Linux guests on real KVM inside QEMU (tests/system), then\n                      the crosscheck suite under QEMU and n90vmm, compared"
 	@echo "make bench            boot time and RSS, n90vmm vs QEMU on the same guest (JSON)"
-	@echo "make sanitize         unit tests under ASan + UBSan"
+	@echo "make sanitize         unit and integration tests under ASan + UBSan"
 	@echo "make fuzz             run each libFuzzer target FUZZ_SECONDS (default 20)"
 	@echo "make install PREFIX=  install n90vmm"
 	@echo "make deps             apt-get install the build and test dependencies (root)"

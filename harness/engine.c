@@ -257,10 +257,39 @@ size_t harness_clean_output(const struct harness_engine *h, unsigned int index, 
 			break;
 		}
 	}
-	/* Drop the echoed command line and prompt lines. */
+	/* The terminal echoes what was sent, ending in the marker with a literal `$?`, which no
+	 * real status can look like. A long command wraps over several lines (the shell's line
+	 * editor breaks at the terminal width), so everything up to the end of the line holding
+	 * that literal is echo, however many lines it took. */
+	size_t first_line = 0;
+	char echo_tail[HARNESS_MARKER_MAX + 4];
+	int tlen = snprintf(echo_tail, sizeof(echo_tail), "%s$?__", h->marker_prefix);
+	bool echo_found = false;
+	/* Matched backwards from each possible end, skipping the line breaks the wrap put into
+	 * it (it may split the marker itself). */
+	for (size_t end = len; tlen > 0 && end > 0 && !echo_found; end--) {
+		size_t i = end, k = (size_t)tlen;
+		while (k > 0 && i > 0) {
+			if (text[i - 1] == '\n' && i != end) {
+				i--;
+				continue;
+			}
+			if (text[i - 1] != echo_tail[k - 1])
+				break;
+			i--;
+			k--;
+		}
+		if (k == 0) {
+			const char *nl = memchr(text + end, '\n', len - end);
+			first_line = nl ? (size_t)(nl - text) + 1 : len;
+			echo_found = true;
+		}
+	}
+	/* Drop the echoed command line (when the literal was not seen: a line holding the
+	 * command) and prompt lines. */
 	size_t o = 0;
-	bool first = true;
-	for (size_t start = 0; start < len;) {
+	bool first = !echo_found;
+	for (size_t start = first_line; start < len;) {
 		const char *nl = memchr(text + start, '\n', len - start);
 		size_t end = nl ? (size_t)(nl - text) : len;
 		size_t llen = end - start;

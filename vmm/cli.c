@@ -31,6 +31,9 @@ enum long_only_option {
 	OPT_STRICT,
 	OPT_RESULT_JSON,
 	OPT_CONSOLE_LOG,
+	OPT_CONNECT,
+	OPT_LISTEN,
+	OPT_LAUNCH,
 	OPT_DISABLE_SANDBOX,
 	OPT_SECCOMP_LOG,
 };
@@ -54,6 +57,9 @@ static const struct option long_options[] = {
 	{ "strict", no_argument, NULL, OPT_STRICT },
 	{ "result-json", required_argument, NULL, OPT_RESULT_JSON },
 	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
+	{ "connect", required_argument, NULL, OPT_CONNECT },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "launch", required_argument, NULL, OPT_LAUNCH },
 	{ "disable-sandbox", no_argument, NULL, OPT_DISABLE_SANDBOX },
 	{ "seccomp-log", no_argument, NULL, OPT_SECCOMP_LOG },
 	{ "jail", required_argument, NULL, OPT_JAIL },
@@ -385,7 +391,43 @@ static bool long_option_error(const char *arg, int opt)
 	return false;
 }
 
+/* The options `n90vmm harness` takes: the harness's own and the console log. Everything
+ * else describes a VM, which the client does not run. */
+static bool client_option(int opt)
+{
+	switch (opt) {
+	case OPT_COMMAND: case OPT_SCRIPT: case OPT_PROMPT: case OPT_BOOT_TIMEOUT: case OPT_COMMAND_TIMEOUT:
+	case OPT_STRICT: case OPT_RESULT_JSON: case OPT_CONSOLE_LOG: case OPT_CONNECT: case OPT_LISTEN: case OPT_LAUNCH:
+	case 'v': case 'h': case ':': case '?': case 'V':
+		return true;
+	}
+	return false;
+}
+
+static enum cli_result parse(int argc, char **argv, bool client, struct vm_config *cfg, char *err, size_t errlen);
+
 enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen)
+{
+	return parse(argc, argv, false, cfg, err, errlen);
+}
+
+enum cli_result cli_parse_client(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen)
+{
+	enum cli_result r = parse(argc, argv, true, cfg, err, errlen);
+	if (r != CLI_RUN)
+		return r;
+	if (!cfg->client.connect == !cfg->client.listen) {
+		snprintf(err, errlen, "harness: give one of --connect unix:PATH|tcp:HOST:PORT or --listen unix:PATH");
+		return CLI_ERROR;
+	}
+	if (cfg->harness.ncommands == 0) {
+		snprintf(err, errlen, "harness: no --command or --script given");
+		return CLI_ERROR;
+	}
+	return CLI_RUN;
+}
+
+static enum cli_result parse(int argc, char **argv, bool client, struct vm_config *cfg, char *err, size_t errlen)
 {
 	unsigned long n;
 	int opt;
@@ -398,8 +440,36 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *er
 	 * previous argv (found by the fuzzer: a stale pointer into freed memory). */
 	optind = 0;
 	opterr = 0; /* we report errors ourselves, in one line */
-	while ((opt = getopt_long(argc, argv, ":c:m:p:i:vhV", long_options, NULL)) != -1) {
+	int longindex = -1;
+	while ((opt = getopt_long(argc, argv, ":c:m:p:i:vhV", long_options, &longindex)) != -1) {
+		if (client ? !client_option(opt) : (opt == OPT_CONNECT || opt == OPT_LISTEN || opt == OPT_LAUNCH)) {
+			/* Named from the table: with "--flag VALUE", argv[optind - 1] is the value. */
+			if (longindex >= 0)
+				snprintf(err, errlen, "--%s is not an option of '%s'", long_options[longindex].name,
+					 client ? "n90vmm harness" : "n90vmm (it belongs to 'n90vmm harness')");
+			else
+				snprintf(err, errlen, "-%c is not an option of 'n90vmm harness'", opt);
+			return CLI_ERROR;
+		}
+		longindex = -1;
 		switch (opt) {
+		case OPT_CONNECT:
+			if (strncmp(optarg, "unix:", 5) != 0 && strncmp(optarg, "tcp:", 4) != 0) {
+				snprintf(err, errlen, "--connect: '%s' is not unix:PATH or tcp:HOST:PORT", optarg);
+				return CLI_ERROR;
+			}
+			cfg->client.connect = optarg;
+			break;
+		case OPT_LISTEN:
+			if (strncmp(optarg, "unix:", 5) != 0 || !optarg[5]) {
+				snprintf(err, errlen, "--listen: '%s' is not unix:PATH", optarg);
+				return CLI_ERROR;
+			}
+			cfg->client.listen = optarg;
+			break;
+		case OPT_LAUNCH:
+			cfg->client.launch = optarg;
+			break;
 		case 'c':
 			if (parse_uint(optarg, 64, &n) || n == 0) {
 				snprintf(err, errlen, "--cpus: '%s' is not a vCPU count (1..64)", optarg);
@@ -552,6 +622,13 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *er
 				snprintf(err, errlen, "unknown option byte 0x%02x", (unsigned)optopt & 0xff);
 			return CLI_ERROR;
 		}
+	}
+	if (client) {
+		if (optind < argc) {
+			snprintf(err, errlen, "harness: unexpected argument '%s'", argv[optind]);
+			return CLI_ERROR;
+		}
+		return CLI_RUN;
 	}
 	if (optind >= argc) {
 		snprintf(err, errlen, "no KERNEL given");

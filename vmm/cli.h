@@ -17,6 +17,9 @@ enum cli_result {
 };
 
 enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen);
+/* `n90vmm harness [options]` (argv[0] is "harness"): the harness flags, --console-log,
+ * --connect (required) and --launch, into cfg->harness, cfg->console_log and cfg->client. */
+enum cli_result cli_parse_client(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen);
 
 /* "512", "512M", "2G", "1T", "1048576K": MiB when no suffix. 0 on success, -EINVAL / -ERANGE. */
 int cli_parse_size(const char *text, uint64_t *bytes);

@@ -64,6 +64,12 @@ struct vm_config {
 	/* Harness mode (--command / --script) when harness.ncommands > 0. */
 	struct harness_options harness;
 	const char *console_log; /* guest console to this file instead of stderr (harness mode) */
+	/* `n90vmm harness`: the protocol against another hypervisor's serial port. */
+	struct {
+		const char *connect; /* "unix:PATH" or "tcp:HOST:PORT" */
+		const char *listen;  /* "unix:PATH": the hypervisor connects to us */
+		const char *launch;  /* shell command that starts the hypervisor, or NULL */
+	} client;
 	enum sandbox_mode sandbox;
 	struct sandbox_jail jail; /* --jail, --uid, --gid */
 	bool user_gid_default;    /* jail.gid came from --uid NAME's entry, not from --gid */

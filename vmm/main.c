@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../arch/arch.h"
+#include "../harness/client.h"
 #include "cli.h"
 #include "console.h"
 #include "exit_status.h"
@@ -352,7 +353,16 @@ int main(int argc, char **argv)
 	char err[256];
 
 	log_init();
-	switch (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
+	/* `n90vmm harness ...`: the protocol client for another hypervisor; no VM here. */
+	bool client = argc > 1 && strcmp(argv[1], "harness") == 0;
+	enum cli_result parsed = client ? cli_parse_client(argc - 1, argv + 1, &cfg, err, sizeof(err))
+					: cli_parse(argc, argv, &cfg, err, sizeof(err));
+	if (client && parsed == CLI_RUN) {
+		if (cfg.verbose)
+			log_threshold = LOG_DEBUG;
+		return harness_client_run(&cfg);
+	}
+	switch (parsed) {
 	case CLI_HELP:
 		cli_print_help();
 		return 0;

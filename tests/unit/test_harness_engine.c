@@ -182,6 +182,22 @@ Test(harness_engine, json_payload_wins)
 	cr_assert_str_eq(out, "{\"ok\": true, \"n\": {\"x\": 1}}");
 }
 
+/* Seen with busybox under QEMU and n90vmm: a command longer than the terminal width comes
+ * back wrapped (line editor: ESC[6n, then a break at column 80). The tail of the echo must
+ * not leak into the output. */
+Test(harness_engine, wrapped_echo_of_a_long_command_is_dropped)
+{
+	const char *cmds[] = { "/bin/sh -c 'ls /sys/bus/pci/devices 2>/dev/null | wc -l'" };
+	start(cmds, 1, "0123456789abcdef");
+	feed("starry:~# ", 1);
+	feed("\x1b[6n/bin/sh -c 'ls /sys/bus/pci/devices 2>/dev/null | wc -l'; echo __N90_01234\r\n"
+	     "56789abcdef_EXIT:$?__\r\n2\r\n__N90_0123456789abcdef_EXIT:0__\r\n", 2);
+	cr_assert_not_null(find(HARNESS_COMMAND_DONE));
+	char out[256];
+	harness_clean_output(&h, 0, out, sizeof(out));
+	cr_assert_str_eq(out, "2");
+}
+
 Test(harness_engine, huge_output_is_bounded_and_marker_still_found)
 {
 	const char *cmds[] = { "flood" };
