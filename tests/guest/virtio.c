@@ -181,13 +181,48 @@ static void msix_route(struct vdev *d, u32 entry, u8 vector)
 	wr32(e + 12, 0);
 }
 
-/* Waits (with interrupts on, halted) until `done` says so. The cli/sti;hlt pairing makes
- * the check and the halt atomic against the interrupt: sti only takes effect after hlt. */
-static void wait_irq_until(int (*done)(void *), void *arg)
+/*
+ * Waits (with interrupts on, halted) until `done` says so. The cli/sti;hlt pairing makes the
+ * check and the halt atomic against the interrupt: sti only takes effect after hlt. A LAPIC
+ * timer (one-shot, WATCHDOG_VECTOR) wakes the CPU now and then so that a lost device
+ * interrupt shows up as a failed check instead of a hang: `device_vector`'s count must move
+ * before `done` turns true, or the completion came without its interrupt.
+ */
+#define WATCHDOG_VECTOR (IRQ_VECTOR_BASE + IRQ_VECTORS - 1)
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_TIMER_INIT 0x380
+#define LAPIC_TIMER_DIV 0x3e0
+#define WATCHDOG_TICKS 400 /* x 50 M LAPIC ticks: 20 s at KVM's 1 GHz LAPIC clock */
+
+u32 lost_interrupts;
+
+static int wait_irq_until(int (*done)(void *), void *arg, u8 device_vector)
 {
+	volatile u32 *dev_count = &irq_count[device_vector - IRQ_VECTOR_BASE];
+	u32 dev0 = *dev_count, ticks = 0;
 	__asm__ volatile("cli");
-	while (!done(arg))
+	wr32(LAPIC_BASE + LAPIC_TIMER_DIV, 0xb); /* divide by 1 */
+	wr32(LAPIC_BASE + LAPIC_LVT_TIMER, WATCHDOG_VECTOR);
+	while (!done(arg) && ticks < WATCHDOG_TICKS) {
+		u32 wd = irq_count[WATCHDOG_VECTOR - IRQ_VECTOR_BASE];
+		wr32(LAPIC_BASE + LAPIC_TIMER_INIT, 50000000);
 		__asm__ volatile("sti; hlt; cli" ::: "memory");
+		ticks += irq_count[WATCHDOG_VECTOR - IRQ_VECTOR_BASE] != wd;
+	}
+	if (!done(arg)) {
+		wr32(LAPIC_BASE + LAPIC_TIMER_INIT, 0);
+		return -1;
+	}
+	/* A watchdog tick can wake us between the device's used-ring store and its interrupt:
+	 * give the interrupt a few more ticks before calling it lost. */
+	for (ticks = 0; *dev_count == dev0 && ticks < 20; ticks++) {
+		wr32(LAPIC_BASE + LAPIC_TIMER_INIT, 50000000);
+		__asm__ volatile("sti; hlt; cli" ::: "memory");
+	}
+	wr32(LAPIC_BASE + LAPIC_TIMER_INIT, 0);
+	if (*dev_count == dev0)
+		lost_interrupts++;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -509,7 +544,8 @@ static int used_moved(void *arg)
 int vq_wait(struct vq *vq, u32 *id, u32 *len, u64 max_cycles)
 {
 	if (vq->d->irq) {
-		wait_irq_until(used_moved, vq);
+		if (wait_irq_until(used_moved, vq, vq->d->vector) < 0)
+			return -1;
 	} else {
 		u64 t0 = rdtsc();
 		while (!used_moved(vq))
@@ -575,7 +611,7 @@ void virtio_main(void)
 		pci_scan();
 	else
 		mmio_scan();
-	for (u32 i = 0; i < ndevs; i++) {
+	for (u32 i = 0; i < ndevs && i < IRQ_VECTORS - 1; i++) { /* the last vector: watchdog */
 		devs[i].irq = m.irq;
 		devs[i].vector = (u8)(IRQ_VECTOR_BASE + i);
 		irq_owner[i] = &devs[i];

@@ -95,6 +95,8 @@ void vq_publish(struct vq *vq, u16 head);
 void vq_notify(struct vq *vq);
 int vq_wait(struct vq *vq, u32 *id, u32 *len, u64 max_cycles);
 u16 vq_used_idx(struct vq *vq);
+/* Completions seen in interrupt mode without their device interrupt (virtio.c watchdog). */
+extern u32 lost_interrupts;
 
 /* virtio_blk.c */
 #define BLK_T_IN 0
