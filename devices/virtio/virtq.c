@@ -20,7 +20,7 @@ const char *virtq_error_name(enum virtq_error err)
 		[VIRTQ_ERR_BUFFER_RANGE] = "buffer outside guest RAM",
 		[VIRTQ_ERR_INDIRECT] = "malformed indirect descriptor",
 		[VIRTQ_ERR_ORDER] = "device-readable descriptor after a writable one",
-		[VIRTQ_ERR_RING_RANGE] = "ring outside guest RAM or misaligned",
+		[VIRTQ_ERR_RING_RANGE] = "queue size not a power of 2, or ring outside guest RAM or misaligned",
 	};
 	return err < VIRTQ_ERR_COUNT ? names[err] : "?";
 }
@@ -42,7 +42,11 @@ enum virtq_error virtq_enable(struct virtq *q)
 {
 	uint64_t n = q->size;
 	q->ready = false;
-	if (n == 0 || n > q->max_size || (q->desc_gpa & 15) || (q->avail_gpa & 1) || (q->used_gpa & 3))
+	/* §2.7: a split queue's size is a power of 2. The free-running 16-bit ring indices are
+	 * taken modulo the size, which only stays consistent across their wrap at 65536 when the
+	 * size divides 65536; any other size would desynchronise driver and device. */
+	if (n == 0 || n > q->max_size || (n & (n - 1)) || (q->desc_gpa & 15) || (q->avail_gpa & 1) ||
+	    (q->used_gpa & 3))
 		return q->last_error = VIRTQ_ERR_RING_RANGE;
 	q->desc = gpa_to_hva_checked(q->mem, q->desc_gpa, 16 * n);
 	q->avail = gpa_to_hva_checked(q->mem, q->avail_gpa, 6 + 2 * n);

@@ -44,7 +44,7 @@ enum virtq_error {
 	VIRTQ_ERR_BUFFER_RANGE,    /* buffer not entirely inside guest RAM */
 	VIRTQ_ERR_INDIRECT,        /* nested indirect, bad table length, INDIRECT|NEXT */
 	VIRTQ_ERR_ORDER,           /* device-readable descriptor after a writable one */
-	VIRTQ_ERR_RING_RANGE,      /* ring addresses not inside guest RAM / misaligned */
+	VIRTQ_ERR_RING_RANGE,      /* bad queue size; ring addresses not inside guest RAM / misaligned */
 	VIRTQ_ERR_COUNT,
 };
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # `make bench`: boot time (start to first serial byte, start to exit) and peak RSS of n90vmm
-# and QEMU (microvm and q35) booting the same test guest, several runs each, written as JSON
-# to build/bench/boot.json with the median per monitor. On a host without a usable /dev/kvm
+# and QEMU (microvm and q35) booting the same test guest, several runs each, and 4 KiB
+# virtio-blk requests per second (blk-cases.sh), written as JSON to build/bench/boot.json with
+# the median per monitor. On a host without a usable /dev/kvm
 # the runs happen inside the rig's L1 VM, where KVM is itself emulated: those figures compare
 # the monitors with each other, not with bare metal.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 runs=${BENCH_RUNS:-5}
+blk_requests=${BENCH_BLK_REQUESTS:-2000}
 out=$build/bench
 mkdir -p "$out"
 gcc -O2 -Wall -Wextra -Werror -o "$out/runstat" "$root/tests/bench/runstat.c"
@@ -17,6 +19,8 @@ if [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; then
 	where=host
 	"$root/tests/bench/boot-cases.sh" "$out/runstat" "$build/n90vmm" "$qemu" /usr/share/qemu \
 		"$build/guest/mb.bin" "$runs" >"$out/boot-runs.txt"
+	"$root/tests/bench/blk-cases.sh" "$build/n90vmm" "$qemu" /usr/share/qemu "$build/guest/mb.bin" "$runs" \
+		"$blk_requests" >"$out/blk-runs.txt"
 else
 	where=rig-l1
 	adds=(--add "$out/runstat:/b/runstat" --add "$build/n90vmm:/b/n90vmm" --add "$qemu:/b/qemu"
@@ -30,9 +34,15 @@ else
 			fi
 		done
 	done
-	"$root/tests/system/l1.sh" --timeout 600 --log "$out/l1.log" "${adds[@]}" -- \
-		/b/boot-cases.sh /b/runstat /b/n90vmm /b/qemu /b/qemu-data /b/mb.bin "$runs" | tr -d '\r' |
-		grep -o '{"label".*}' >"$out/boot-runs.txt"
+	# One L1 session for both: the boot cases, then the blk cases.
+	printf '#!/bin/sh\n/b/boot-cases.sh /b/runstat /b/n90vmm /b/qemu /b/qemu-data /b/mb.bin %s\n/b/blk-cases.sh /b/n90vmm /b/qemu /b/qemu-data /b/mb.bin %s %s\n' \
+		"$runs" "$runs" "$blk_requests" >"$out/l1-cases.sh"
+	chmod +x "$out/l1-cases.sh"
+	adds+=(--add "$root/tests/bench/blk-cases.sh:/b/blk-cases.sh" --add "$out/l1-cases.sh:/b/l1-cases.sh")
+	"$root/tests/system/l1.sh" --timeout 900 --log "$out/l1.log" "${adds[@]}" -- /b/l1-cases.sh | tr -d '\r' |
+		grep -o '{"label".*}' >"$out/all-runs.txt"
+	grep -v '"op":' "$out/all-runs.txt" >"$out/boot-runs.txt" || true
+	grep '"op":' "$out/all-runs.txt" >"$out/blk-runs.txt" || true
 fi
 
 # Median per label, as one JSON document.
@@ -49,6 +59,25 @@ fi
 			"$(med first_byte_ms)" "$(med exit_ms)" "$(med max_rss_kib)" \
 			"$(grep "\"label\":\"$label\"" "$out/boot-runs.txt" | grep -c '"exit_status":0' || true)"
 	done
-	printf '}}\n'
+	printf '}'
+	# 4 KiB virtio-blk requests per second as the guest measured them (TSC calibrated against
+	# the PIT, tests/guest/virtio_blk.c): median per monitor/transport and operation.
+	printf ',"blk":{"guest":"tests/guest mb.bin bench=randread|randwrite, 4 KiB, queue depth 8, polled","requests":%s,"results":{' \
+		"$blk_requests"
+	first=1
+	for label in n90vmm-pci n90vmm-mmio qemu-q35-pci qemu-microvm-mmio; do
+		[ $first = 1 ] || printf ','
+		first=0
+		printf '"%s":{' "$label"
+		sep=
+		for op in randread randwrite; do
+			v=$(grep "\"label\":\"$label\",\"op\":\"$op\"" "$out/blk-runs.txt" | grep '"errors":0' |
+				sed -n 's/.*"iops":\([0-9]*\).*/\1/p' | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "null"}')
+			printf '%s"%s_iops":%s' "$sep" "$op" "$v"
+			sep=,
+		done
+		printf '}'
+	done
+	printf '}}}\n'
 } >"$out/boot.json"
 cat "$out/boot.json"

@@ -15,52 +15,6 @@
 /* Low-level helpers                                                   */
 /* ------------------------------------------------------------------ */
 
-static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static inline void outw(u16 port, u16 v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
-static inline u8 inb(u16 port)
-{
-	u8 v;
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline u64 rdtsc(void)
-{
-	u32 lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return ((u64)hi << 32) | lo;
-}
-
-static inline void cpuid(u32 leaf, u32 r[4])
-{
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
-}
-
-static inline void pause(void) { __asm__ volatile("pause" ::: "memory"); }
-
-static __attribute__((noreturn)) void halt_forever(void)
-{
-	for (;;)
-		__asm__ volatile("cli; hlt");
-}
-
-/*
- * Physical memory (identity mapped below 4 GiB); x86 allows unaligned
- * accesses.  The empty asm hides the constant address from GCC, which
- * otherwise warns about dereferencing "null" pages (e.g. the BDA at 0x40e).
- */
-static inline volatile void *phys(u64 pa)
-{
-	__asm__("" : "+r"(pa));
-	return (volatile void *)pa;
-}
-static inline u8 rd8(u64 pa) { return *(volatile u8 *)phys(pa); }
-static inline u16 rd16(u64 pa) { return *(volatile u16 *)phys(pa); }
-static inline u32 rd32(u64 pa) { return *(volatile u32 *)phys(pa); }
-static inline u64 rd64(u64 pa) { return *(volatile u64 *)phys(pa); }
-static inline void wr8(u64 pa, u8 v) { *(volatile u8 *)phys(pa) = v; }
-static inline void wr32(u64 pa, u32 v) { *(volatile u32 *)phys(pa) = v; }
-
 /* The compiler may emit calls to these even in freestanding code. */
 void *memcpy(void *d, const void *s, unsigned long n)
 {
@@ -71,6 +25,23 @@ void *memcpy(void *d, const void *s, unsigned long n)
 	return d;
 }
 
+unsigned long strlen(const char *s)
+{
+	unsigned long n = 0;
+	while (s[n])
+		n++;
+	return n;
+}
+
+int memcmp(const void *a, const void *b, unsigned long n)
+{
+	const unsigned char *x = a, *y = b;
+	for (; n; n--, x++, y++)
+		if (*x != *y)
+			return *x - *y;
+	return 0;
+}
+
 void *memset(void *d, int c, unsigned long n)
 {
 	char *dp = d;
@@ -79,7 +50,7 @@ void *memset(void *d, int c, unsigned long n)
 	return d;
 }
 
-static void delay_cycles(u64 n)
+void delay_cycles(u64 n)
 {
 	u64 t0 = rdtsc();
 	while (rdtsc() - t0 < n)
@@ -131,12 +102,35 @@ struct sink {
 	u32 len, cap;
 };
 
+/*
+ * Everything printed is also kept in a transcript, and mirrored line by line once
+ * console_mirror is set: with "--console virtio" COM1 goes nowhere, so the virtio-console
+ * test replays the transcript there and the whole report reaches the monitor's output.
+ */
+void (*console_mirror)(const char *buf, u32 len);
+static char transcript[8192];
+static u32 transcript_len, mirrored_len;
+static int mirror_busy;
+
+static void out_byte(char c)
+{
+	serial_putc(c);
+	if (transcript_len < sizeof(transcript))
+		transcript[transcript_len++] = c;
+	if (console_mirror && (c == '\n' || transcript_len == sizeof(transcript)) && !mirror_busy) {
+		mirror_busy = 1; /* the mirror may print (its own failures): no recursion */
+		console_mirror(transcript + mirrored_len, transcript_len - mirrored_len);
+		mirrored_len = transcript_len;
+		mirror_busy = 0;
+	}
+}
+
 static void emit(struct sink *s, char c)
 {
 	if (!s->buf) {
 		if (c == '\n')
-			serial_putc('\r'); /* every line ends in "\r\n" */
-		serial_putc(c);
+			out_byte('\r'); /* every line ends in "\r\n" */
+		out_byte(c);
 	} else if (s->len + 1 < s->cap) {
 		s->buf[s->len++] = c;
 		s->buf[s->len] = 0;
@@ -208,7 +202,7 @@ static void vfmt(struct sink *s, const char *fmt, va_list ap)
 	}
 }
 
-static void kprintf(const char *fmt, ...)
+void kprintf(const char *fmt, ...)
 {
 	struct sink s = { 0, 0, 0 };
 	va_list ap;
@@ -220,7 +214,7 @@ static void kprintf(const char *fmt, ...)
 /* Failure details: formatted into a static buffer, returned as the
  * check's result (NULL means ok). */
 static char why_buf[160];
-static const char *failf(const char *fmt, ...)
+const char *failf(const char *fmt, ...)
 {
 	struct sink s = { why_buf, 0, sizeof(why_buf) };
 	va_list ap;
@@ -235,10 +229,9 @@ static int all_ok = 1;
 
 /* "debug" on the command line: extra "debug: ..." lines with addresses and
  * tables (these differ between VMMs; never used for comparisons). */
-static int debug;
-#define dprintf(...) do { if (debug) kprintf("debug: " __VA_ARGS__); } while (0)
+int debug;
 
-static void report(const char *name, const char *fail)
+void report(const char *name, const char *fail)
 {
 	if (fail) {
 		all_ok = 0;
@@ -259,12 +252,15 @@ struct idt_entry {
 	u32 off_hi, zero;
 } __attribute__((packed));
 
-static struct idt_entry idt[32];
+/* Exceptions 0-31 and the device interrupt vectors; the rest stay not-present. */
+static struct idt_entry idt[IRQ_VECTOR_BASE + IRQ_VECTORS];
 
 static void idt_init(void)
 {
-	for (int i = 0; i < 32; i++) {
-		u64 a = isr_table[i];
+	for (int i = 0; i < IRQ_VECTOR_BASE + IRQ_VECTORS; i++) {
+		if (i >= 32 && i < IRQ_VECTOR_BASE)
+			continue;
+		u64 a = i < 32 ? isr_table[i] : irq_stub_table[i - IRQ_VECTOR_BASE];
 		idt[i].off_lo = (u16)a;
 		idt[i].sel = SEL_CODE64;
 		idt[i].ist = 0;
@@ -306,7 +302,7 @@ static struct {
 static u32 mmap_n;
 static const char *mmap_err = "no boot information";
 
-static char cmdline[1024];
+char cmdline[1024];
 static u64 rsdp_hint; /* PVH rsdp_paddr / boot_params acpi_rsdp_addr */
 
 static u32 expect_cpus = 1, expect_mem_mb; /* 0: not given */
@@ -325,7 +321,7 @@ static void mmap_add(u64 base, u64 len, u32 type)
 	}
 }
 
-static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 static void copy_cmdline(u64 pa)
 {
@@ -460,7 +456,7 @@ static const char *check_entry(u32 form, u32 magic, u64 info)
 /* Command line                                                        */
 /* ------------------------------------------------------------------ */
 
-static int starts_with(const char *s, const char *prefix)
+int starts_with(const char *s, const char *prefix)
 {
 	while (*prefix)
 		if (*s++ != *prefix++)
@@ -469,7 +465,7 @@ static int starts_with(const char *s, const char *prefix)
 }
 
 /* Decimal value up to the next blank; -1 if empty or not a number. */
-static long parse_num(const char *s)
+long parse_num(const char *s)
 {
 	long v = 0;
 	if (!*s || is_space(*s))
@@ -482,8 +478,39 @@ static long parse_num(const char *s)
 	return v;
 }
 
+/* The value of the first "KEY=value" word (KEY given with its '='), up to the next blank;
+ * NULL if there is none. */
+const char *cmdline_value(const char *key)
+{
+	for (const char *p = cmdline; *p;) {
+		while (is_space(*p))
+			p++;
+		if (starts_with(p, key))
+			return p + strlen(key);
+		while (*p && !is_space(*p))
+			p++;
+	}
+	return 0;
+}
+
+/* Does the command line hold WORD exactly (a word without '=')? */
+int cmdline_has(const char *word)
+{
+	u32 n = (u32)strlen(word);
+	for (const char *p = cmdline; *p;) {
+		while (is_space(*p))
+			p++;
+		if (starts_with(p, word) && (!p[n] || is_space(p[n])))
+			return 1;
+		while (*p && !is_space(*p))
+			p++;
+	}
+	return 0;
+}
+
 static void parse_cmdline(void)
 {
+	debug = cmdline_has("debug");
 	for (const char *p = cmdline; *p;) {
 		while (is_space(*p))
 			p++;
@@ -505,8 +532,6 @@ static void parse_cmdline(void)
 				end_action = END_HANG;
 			else if (!starts_with(a, "poweroff"))
 				cmdline_err = "bad action= value";
-		} else if (starts_with(p, "debug") && (!p[5] || is_space(p[5]))) {
-			debug = 1;
 		} else if (starts_with(p, "expect_mem_mb=")) {
 			long v = parse_num(p + 14);
 			if (v < 1)
@@ -573,6 +598,7 @@ static u32 cpu_ids[256]; /* APIC IDs of enabled CPUs */
 static u32 ncpus;
 static int have_cpu_list;
 
+u64 acpi_dsdt, acpi_mcfg;
 static int acpi_found;      /* RSDP + FADT usable for poweroff */
 static u32 pm1a_cnt;        /* FADT PM1a_CNT_BLK (I/O port) */
 static u8 sleep_ctl_space;  /* FADT SLEEP_CONTROL_REG (HW-reduced ACPI) */
@@ -725,6 +751,8 @@ static const char *acpi_tables(u64 rsdp)
 			madt = t;
 		else if (sig_is(t, "SSDT", 4) && nssdt < 8)
 			ssdt[nssdt++] = t;
+		else if (sig_is(t, "MCFG", 4) && !table_check(t, "MCFG"))
+			acpi_mcfg = t;
 	}
 	if (!fadt)
 		return "no FADT";
@@ -742,6 +770,7 @@ static const char *acpi_tables(u64 rsdp)
 	u64 dsdt = (flen >= 148 && rd64(fadt + 140)) ? rd64(fadt + 140) : rd32(fadt + 40);
 	if ((err = table_check(dsdt, "DSDT")))
 		return err;
+	acpi_dsdt = dsdt;
 	pm1a_cnt = rd32(fadt + 64);
 	if (!pm1a_cnt && flen >= 184 && rd8(fadt + 172) == 1 /* SystemIO */)
 		pm1a_cnt = (u32)rd64(fadt + 176);
@@ -840,9 +869,6 @@ static const char *check_acpi(void)
 /* CPUs: INIT-SIPI-SIPI through the xAPIC                               */
 /* ------------------------------------------------------------------ */
 
-#define LAPIC_BASE   0xfee00000ull
-#define LAPIC_ID     0x020
-#define LAPIC_SVR    0x0f0
 #define LAPIC_ICR_LO 0x300
 #define LAPIC_ICR_HI 0x310
 #define ICR_BUSY     (1u << 12)
@@ -1038,6 +1064,7 @@ void guest_main(u32 form, u32 magic, u64 info)
 	else
 		kprintf("check cpus: ok (%u)\n", ncpus);
 	report("cpuid", check_cpuid());
+	virtio_main();
 
 	kprintf("RESULT: %s\n", all_ok ? "PASS" : "FAIL");
 	end_guest();

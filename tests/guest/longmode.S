@@ -165,8 +165,45 @@ isr_common:
 	hlt
 	jmp	3b
 
+/* Interrupt stubs for vectors IRQ_VECTOR_BASE.. (device interrupts): save the registers the
+ * C calling convention lets guest_irq() clobber, call it with the vector, return with iretq.
+ * The CPU pushed 5 quadwords onto a 16-byte aligned stack; 9 more keep %rsp aligned at the
+ * call (System V ABI). guest_irq() sends the EOI. */
+.macro IRQ n
+irq\n:
+	push	%rax
+	push	%rcx
+	push	%rdx
+	push	%rsi
+	push	%rdi
+	push	%r8
+	push	%r9
+	push	%r10
+	push	%r11
+	mov	$(IRQ_VECTOR_BASE + \n), %edi
+	call	guest_irq
+	pop	%r11
+	pop	%r10
+	pop	%r9
+	pop	%r8
+	pop	%rdi
+	pop	%rsi
+	pop	%rdx
+	pop	%rcx
+	pop	%rax
+	iretq
+.endm
+.irp n, 0,1,2,3,4,5,6,7
+	IRQ	\n
+.endr
+
 	.section .rodata, "a"
 	.balign	8
+	.globl	irq_stub_table
+irq_stub_table:
+.irp n, 0,1,2,3,4,5,6,7
+	.quad	irq\n
+.endr
 	.globl	isr_table
 isr_table:
 .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31

@@ -46,6 +46,115 @@ for case in "reset 80" "reset-cf9 80" "triplefault 81" "hang 124"; do
 	boot "$name" "$2" --timeout 3 -c 1 -m 64 -p "action=$1" "$gdir/mb.bin" && ok "$name"
 done
 
+# --- virtio: the test guest's drivers against n90vmm's devices (tests/guest/README.md) ---------
+
+# compare NAME FILE: the normalised output must equal expected/FILE exactly.
+compare() {
+	if cmp -s "$tmp/$1.out" "$edir/$2"; then
+		return 0
+	fi
+	bad "$1" "serial output differs from $2"
+	diff "$edir/$2" "$tmp/$1.out" | sed 's/^/    | /'
+	return 1
+}
+
+# A 1 MiB image, zero but for sector 2, which holds "host-sector-0002" x 32 (the guest reads
+# it back to prove reads reach the file).
+make_image() {
+	dd if=/dev/zero of="$1" bs=512 count=2048 2>/dev/null
+	i=0
+	while [ $i -lt 32 ]; do printf 'host-sector-0002'; i=$((i + 1)); done |
+		dd of="$1" bs=512 seek=2 conv=notrunc 2>/dev/null
+}
+
+# The bytes the guest writes to SECTOR of disk DISK over TRANSPORT (virtio_blk.c fill_pattern):
+# 16 records "sector NNNNNN of disk D by TTTT\n".
+sector_pattern() {
+	i=0
+	while [ $i -lt 16 ]; do printf 'sector %06d of disk %d by %-4s\n' "$1" "$2" "$3"; i=$((i + 1)); done
+}
+
+# check_written NAME IMAGE TRANSPORT: on the host side, the sectors the guest wrote hold its
+# pattern, sector 2 still holds the host's, and sector 3 (never written) is still zero.
+check_written() {
+	for s in 0 1 64 65 66 67 68 69 70 71 2047; do
+		sector_pattern "$s" 0 "$3" >"$tmp/want"
+		dd if="$2" bs=512 skip="$s" count=1 2>/dev/null >"$tmp/got"
+		if ! cmp -s "$tmp/want" "$tmp/got"; then
+			bad "$1" "image sector $s is not what the guest wrote"
+			od -c "$tmp/got" | head -4 | sed 's/^/    | /'
+			return 1
+		fi
+	done
+	make_image "$tmp/fresh.img"
+	for s in 2 3; do
+		dd if="$tmp/fresh.img" bs=512 skip=$s count=1 2>/dev/null >"$tmp/want"
+		dd if="$2" bs=512 skip=$s count=1 2>/dev/null >"$tmp/got"
+		if ! cmp -s "$tmp/want" "$tmp/got"; then
+			bad "$1" "image sector $s changed; the guest never wrote it"
+			return 1
+		fi
+	done
+	return 0
+}
+
+# virtio-blk: a read-write and a read-only disk, each transport, polled and interrupt driven.
+# The PVH case runs on the crosvm-x86 profile (other addresses, cmdline virtio_mmio.device=).
+for case in "blk-pci-poll mb.bin" "blk-mmio-poll mb.bin" "blk-pci-irq mb.bin" "blk-mmio-irq pvh.elf"; do
+	set -- $case
+	mode=$1 guest=$2 name=virtio-$1
+	transport=pci
+	case $mode in *mmio*) transport=mmio ;; esac
+	make_image "$tmp/rw.img"
+	make_image "$tmp/ro.img"
+	ro_sum=$(sha256sum <"$tmp/ro.img")
+	boot "$name" 0 --timeout 60 -c 1 -m 256 --virtio-transport "$transport" \
+		--disk "$tmp/rw.img" --disk "$tmp/ro.img,ro" -p "virtio=$mode" "$gdir/$guest" || continue
+	compare "$name" "$name.txt" || continue
+	check_written "$name" "$tmp/rw.img" "$transport" || continue
+	if [ "$(sha256sum <"$tmp/ro.img")" != "$ro_sum" ]; then
+		bad "$name" "the read-only image changed"
+		continue
+	fi
+	ok "$name"
+done
+
+# virtio-console: the whole report and the echoed input line on n90vmm's standard output.
+for case in "con-pci-irq mb.bin" "con-mmio-poll bzimage"; do
+	set -- $case
+	mode=$1 guest=$2 name=virtio-$1
+	transport=pci
+	case $mode in *mmio*) transport=mmio ;; esac
+	printf 'hello from the host\n' | "$n90" --timeout 60 -c 1 -m 256 --virtio-transport "$transport" \
+		--console virtio -p "virtio=$mode" "$gdir/$guest" >"$tmp/$name.raw" 2>"$tmp/$name.err"
+	rc=$?
+	tr -d '\r' <"$tmp/$name.raw" >"$tmp/$name.out"
+	if [ "$rc" -ne 0 ]; then
+		bad "$name" "exit status $rc, expected 0"
+		sed 's/^/    | /' "$tmp/$name.out" "$tmp/$name.err"
+		continue
+	fi
+	compare "$name" "$name.txt" && ok "$name"
+done
+
+# Hostile driver: malformed chains and rings; n90vmm must survive, flag DEVICE_NEEDS_RESET,
+# recover after a reset, and count one error per case (--stats).
+for transport in pci mmio; do
+	name=virtio-hostile-$transport
+	make_image "$tmp/rw.img"
+	boot "$name" 0 --timeout 60 --stats -c 1 -m 256 --virtio-transport "$transport" --disk "$tmp/rw.img" \
+		-p "virtio=blk-$transport-poll hostile" "$gdir/mb.bin" || continue
+	compare "$name" "$name.txt" || continue
+	cases=$(sed -n 's/^hostile: \([0-9]*\) cases$/\1/p' "$tmp/$name.out")
+	errors=$(sed -n 's/^stats: virtio-blk0 .* errors=\([0-9]*\)$/\1/p' "$tmp/$name.err")
+	if [ -z "$cases" ] || [ "$errors" != "$cases" ]; then
+		bad "$name" "n90vmm counted '$errors' device errors for '$cases' malformed requests"
+		grep '^stats:' "$tmp/$name.err" | sed 's/^/    | /'
+		continue
+	fi
+	ok "$name"
+done
+
 rm -rf "$tmp"
 echo "kvm-cases: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

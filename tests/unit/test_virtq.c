@@ -900,6 +900,27 @@ Test(virtqueue, hostile_queue_size_zero_or_above_max)
 	expect_enable_ok(1, DESC_GPA, AVAIL_GPA, USED_GPA);
 }
 
+/* Regression: sizes that are not a power of 2 used to be accepted (found by the test
+ * guest's "hostile" mode). With size 12, avail ring slot 65535 % 12 = 3 is followed after the
+ * index wraps by 0 % 12 = 0: slots 4..11 would be skipped and the queue desynchronised. */
+Test(virtqueue, hostile_queue_size_not_a_power_of_2)
+{
+	struct virtq r;
+	virtq_init(&r, &mem, 256);
+	for (uint16_t size = 1; size <= 256; size++) {
+		r.size = size;
+		r.desc_gpa = DESC_GPA;
+		r.avail_gpa = AVAIL_GPA;
+		r.used_gpa = USED_GPA;
+		enum virtq_error err = virtq_enable(&r);
+		if (size & (size - 1))
+			cr_assert_eq(err, VIRTQ_ERR_RING_RANGE, "size %u accepted", size);
+		else
+			cr_assert_eq(err, VIRTQ_OK, "size %u refused", size);
+		cr_assert_eq(r.ready, err == VIRTQ_OK);
+	}
+}
+
 Test(virtqueue, rings_at_the_very_end_of_ram_are_usable)
 {
 	/* Used ring flush against the guard page: the device writes avail_event at its last two

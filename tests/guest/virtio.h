@@ -1,0 +1,125 @@
+/*
+ * n90vmm test guest: the virtio driver core (virtio.c) shared by the blk, console,
+ * hostile and bench modes.
+ */
+#ifndef N90_GUEST_VIRTIO_H
+#define N90_GUEST_VIRTIO_H
+
+#include "guest.h"
+
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_CONSOLE 3
+
+#define VIRTIO_STATUS_ACK 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+
+#define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTIO_F_VERSION_1 32
+
+#define VIRTQ_DESC_F_NEXT 1
+#define VIRTQ_DESC_F_WRITE 2
+#define VIRTQ_DESC_F_INDIRECT 4
+
+#define MAX_VDEVS 8
+#define VQ_DEFAULT_SIZE 128
+/* Descriptors are handed out in fixed slots: slot s owns [s * VQ_SLOT_DESCS, +VQ_SLOT_DESCS). */
+#define VQ_SLOT_DESCS 8
+#define VQ_MAX_SLOTS (VQ_DEFAULT_SIZE / VQ_SLOT_DESCS)
+
+enum transport { T_PCI, T_MMIO };
+
+struct vdev {
+	enum transport t;
+	u32 id;                /* virtio device ID */
+	const char *probe_err; /* discovery found it but cannot drive it */
+	u64 features;          /* negotiated */
+	int irq;               /* interrupt driven (else polled) */
+	u8 vector;             /* this device's interrupt vector */
+	/* PCI: config space, capabilities (§4.1.4) */
+	u64 cfg, common, notify, isr, devcfg, msix_table;
+	u32 notify_mult, slot;
+	u16 msix_n;
+	u8 msix_cap;
+	/* MMIO */
+	u64 base;
+	u32 gsi;
+};
+
+struct vdesc {
+	u64 addr;
+	u32 len;
+	u16 flags, next;
+} __attribute__((packed));
+
+struct vq {
+	struct vdev *d;
+	u16 q, size;
+	struct vdesc *desc;
+	u8 *avail, *used;
+	u16 avail_idx, used_seen;
+	u64 notify_addr;
+};
+
+/* One buffer of a chain, as vq_post takes it. */
+struct vbuf {
+	u64 addr;
+	u32 len;
+	int write; /* device-writable */
+};
+
+/* What virtio= asked for. */
+struct vmode {
+	u32 dev;
+	enum transport t;
+	int irq;
+};
+
+u8 vdev_status(struct vdev *d);
+void vdev_set_status(struct vdev *d, u8 s);
+u32 vdev_cfg32(struct vdev *d, u32 off);
+u8 vdev_cfg8(struct vdev *d, u32 off);
+int vdev_queue_ready(struct vdev *d, u16 q);
+const char *vdev_begin(struct vdev *d, u64 want);
+/* Sets up queue q with `size` entries (0: default) in ring page set `pages`; a non-zero
+ * desc_override is written as the descriptor table address instead of ours. */
+const char *vq_setup(struct vq *vq, struct vdev *d, u16 q, u16 size, u32 pages, u64 desc_override);
+void vdev_driver_ok(struct vdev *d);
+struct vdev *vdev_find(const struct vmode *m, u32 nth);
+const char *transport_name(const struct vdev *d);
+
+u16 vq_post(struct vq *vq, u32 slot, const struct vbuf *b, u32 n, int indirect);
+void vq_publish(struct vq *vq, u16 head);
+void vq_notify(struct vq *vq);
+int vq_wait(struct vq *vq, u32 *id, u32 *len, u64 max_cycles);
+u16 vq_used_idx(struct vq *vq);
+/* Completions seen in interrupt mode without their device interrupt (virtio.c watchdog). */
+extern u32 lost_interrupts;
+
+/* virtio_blk.c */
+#define BLK_T_IN 0
+#define BLK_T_OUT 1
+#define BLK_T_FLUSH 4
+#define BLK_T_GET_ID 8
+#define BLK_S_OK 0
+#define BLK_S_IOERR 1
+#define BLK_F_RO 5
+#define BLK_F_FLUSH 9
+/* Starts a virtio-blk device with its one queue in ring pages `pages` (polled or irq as
+ * d->irq says) and reads its capacity. */
+const char *blk_start(struct vdev *d, struct vq *vq, u32 pages, u64 *capacity);
+/* One synchronous request: `len` bytes at `data` (split into `nseg` descriptors), through
+ * an indirect table if asked. Returns the status byte, or 0xff if no answer came. */
+u8 blk_rw(struct vq *vq, u32 type, u64 sector, void *data, u32 len, u32 nseg, int indirect);
+void blk_main(const struct vmode *m);
+void blk_bench(const struct vmode *m, const char *what);
+
+/* virtio_console.c */
+void console_main(const struct vmode *m);
+
+/* hostile.c */
+void hostile_main(const struct vmode *m);
+
+#endif
