@@ -174,11 +174,11 @@ int cli_parse_size(const char *text, uint64_t *bytes)
 	return 0;
 }
 
-/* "PATH[,ro][,direct]". The path is a copy that lives as long as the process. */
+/* "PATH[,ro][,direct]". The path points into disk->spec, freed by cli_config_release. */
 static int parse_disk(const char *text, struct disk_config *disk, char *err, size_t errlen)
 {
 	memset(disk, 0, sizeof(*disk));
-	char *spec = strdup(text);
+	char *spec = disk->spec = strdup(text);
 	if (!spec) {
 		snprintf(err, errlen, "--disk: out of memory");
 		return -ENOMEM;
@@ -236,7 +236,7 @@ int cli_parse_net(const char *text, struct net_config *net, char *err, size_t er
 	memset(net, 0, sizeof(*net));
 	net->tap_fd = -1;
 	bool has_ip = false, has_mask = false;
-	char *spec = strdup(text); /* lives as long as the process: tap_name points into it */
+	char *spec = net->spec = strdup(text); /* tap_name points into it; see cli_config_release */
 	if (!spec) {
 		snprintf(err, errlen, "--net: out of memory");
 		return -ENOMEM;
@@ -425,6 +425,19 @@ enum cli_result cli_parse_client(int argc, char **argv, struct vm_config *cfg, c
 		return CLI_ERROR;
 	}
 	return CLI_RUN;
+}
+
+void cli_config_release(struct vm_config *cfg)
+{
+	/* Every slot, not just the counted ones: a refused option leaves its copy in the next slot. */
+	for (unsigned int i = 0; i < CONFIG_MAX_DISKS; i++) {
+		free(cfg->disks[i].spec);
+		cfg->disks[i].spec = NULL;
+	}
+	for (unsigned int i = 0; i < CONFIG_MAX_NICS; i++) {
+		free(cfg->nets[i].spec);
+		cfg->nets[i].spec = NULL;
+	}
 }
 
 static enum cli_result parse(int argc, char **argv, bool client, struct vm_config *cfg, char *err, size_t errlen)

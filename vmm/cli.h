@@ -22,6 +22,9 @@ enum cli_result cli_parse(int argc, char **argv, struct vm_config *cfg, char *er
 enum cli_result cli_parse_client(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen);
 
 /* "512", "512M", "2G", "1T", "1048576K": MiB when no suffix. 0 on success, -EINVAL / -ERANGE. */
+/* Frees the copies cli_parse made of option texts (after a run or a refusal alike). */
+void cli_config_release(struct vm_config *cfg);
+
 int cli_parse_size(const char *text, uint64_t *bytes);
 
 /* One --net value: "tap=NAME[,mac=MAC]", "tap-fd=N[,mac=MAC]" or

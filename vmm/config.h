@@ -23,12 +23,14 @@ struct net_config {
 	bool has_mac;
 	uint8_t mac[6]; /* the guest's MAC; the monitor picks a locally administered one if unset */
 	bool vhost_net; /* reserved: vhost-net is not implemented (refused when set) */
+	char *spec;     /* the parsed copy of the option text, owned: tap_name points into it */
 };
 
 struct disk_config {
 	const char *path;
 	bool read_only;
 	bool direct; /* O_DIRECT */
+	char *spec;  /* the parsed copy of the option text, owned: path points into it */
 };
 
 enum virtio_transport_kind {

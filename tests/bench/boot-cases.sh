@@ -5,16 +5,18 @@
 # Prints one JSON object per run. It measures; it never decides a test verdict.
 # usage: boot-cases.sh RUNSTAT N90VMM QEMU QEMU_DATA_DIR GUEST RUNS
 runstat=$1 n90=$2 qemu=$3 qdata=$4 guest=$5 runs=$6
+# Every run has a limit, so one hung guest costs a failed run ("ok_runs"), not the session.
+limit=120
 args="expect_cpus=1 expect_mem_mb=256"
 log=${TMPDIR:-/tmp}/n90-bench.$$
 : >"$log"
 i=0
 while [ "$i" -lt "$runs" ]; do
-	"$runstat" n90vmm "$n90" --no-stdin -c 1 -m 256 -p "$args" "$guest" >/dev/null 2>>"$log"
-	"$runstat" qemu-microvm "$qemu" -L "$qdata" -M microvm -accel kvm -cpu host,-arch-capabilities -smp 1 -m 256 \
+	"$runstat" n90vmm "$n90" --timeout $limit --no-stdin -c 1 -m 256 -p "$args" "$guest" >/dev/null 2>>"$log"
+	"$runstat" qemu-microvm timeout $limit "$qemu" -L "$qdata" -M microvm -accel kvm -cpu host,-arch-capabilities -smp 1 -m 256 \
 		-nodefaults -nographic -no-reboot -monitor none -serial stdio -kernel "$guest" -append "$args" \
 		>/dev/null 2>>"$log"
-	"$runstat" qemu-q35 "$qemu" -L "$qdata" -M q35 -accel kvm -cpu host,-arch-capabilities -smp 1 -m 256 \
+	"$runstat" qemu-q35 timeout $limit "$qemu" -L "$qdata" -M q35 -accel kvm -cpu host,-arch-capabilities -smp 1 -m 256 \
 		-nodefaults -nographic -no-reboot -monitor none -serial stdio -kernel "$guest" -append "$args" \
 		>/dev/null 2>>"$log"
 	i=$((i + 1))

@@ -20,6 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err[0] = '\0';
 	if (cli_parse(argc, argv, &cfg, err, sizeof(err)) == CLI_ERROR && !err[0])
 		abort(); /* every refusal says why */
+	cli_config_release(&cfg);
 	free(buf);
 	return 0;
 }
