@@ -11,10 +11,8 @@
 runstat=$1 n90=$2 qemu=$3 qdata=$4 guest=$5 runs=$6 n=$7
 limit=120 # per run: a hung guest costs one run, not the session
 img=${TMPDIR:-/tmp}/n90-bench-blk.$$.img
-log=${TMPDIR:-/tmp}/n90-bench-blk.$$.log
 stat=${TMPDIR:-/tmp}/n90-bench-blk.$$.stat
 dd if=/dev/zero of="$img" bs=1M count=64 2>/dev/null
-: >"$log"
 qemu_common="-accel kvm -cpu host,-arch-capabilities -smp 1 -m 256 -nodefaults -nographic -no-reboot
 	-monitor none -serial stdio -drive id=d0,file=$img,format=raw,if=none"
 
@@ -26,12 +24,14 @@ emit() {
 	case $ms in '' | -*) ms=-1 ;; esac
 	reqs=$(echo "$line" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p')
 	hiops=$(awk -v r="$reqs" -v ms="$ms" 'BEGIN { if (ms > 0) printf "%d", r * 1000 / ms; else print 0 }')
-	echo "$line" | sed "s/}\$/,\"host_ms\":$ms,\"host_iops\":$hiops}/" >>"$log"
+	# Printed as soon as measured: if L1 wedges, its log shows how far the cases got.
+	echo "$line" | sed "s/}\$/,\"host_ms\":$ms,\"host_iops\":$hiops}/"
 }
 # run LABEL TRANSPORT OP MONITOR_ARGS...
 run() {
 	label=$1 transport=$2 op=$3
 	shift 3
+	echo "blk case: $label $op" >&2
 	"$runstat" -m BENCH-START "BENCH {" "$label" "$@" -p "virtio=blk-$transport-poll bench=$op bench_n=$n bench_qd=8" \
 		2>"$stat" </dev/null | emit "$label"
 }
@@ -39,6 +39,7 @@ run() {
 qrun() {
 	label=$1 transport=$2 op=$3
 	shift 3
+	echo "blk case: $label $op" >&2
 	"$runstat" -m BENCH-START "BENCH {" "$label" "$@" -append "virtio=blk-$transport-poll bench=$op bench_n=$n bench_qd=8" \
 		2>"$stat" </dev/null | emit "$label"
 }
@@ -57,5 +58,4 @@ while [ "$i" -lt "$runs" ]; do
 	done
 	i=$((i + 1))
 done
-cat "$log"
-rm -f "$img" "$log" "$stat"
+rm -f "$img" "$stat"
