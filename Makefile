@@ -11,7 +11,7 @@ SANITIZE_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -f
 # Debian packages the build, the tests and the system-test rig need (`make deps`).
 DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-dev \
 	libcriterion-dev clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio e2fsprogs kmod zstd xz-utils \
-	iproute2 procps lz4 python3
+	iproute2 procps lz4 python3 mmdebstrap
 
 VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/x86_64/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c) $(wildcard harness/*.c)
 LIB_SRCS := $(filter-out vmm/main.c,$(VMM_SRCS))
@@ -20,7 +20,8 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/obj/%.o)
 
-.PHONY: fuzz sanitize all guests run bench test unit-test integration-test system-test install clean deps help
+.PHONY: fuzz sanitize all guests run bench test unit-test integration-test system-test install clean deps help \
+	board-rootfs board-test board-security-test
 
 all: $(O)/n90vmm guests
 
@@ -59,6 +60,21 @@ bench: all
 system-test: all
 	tests/system/run.sh
 	tests/system/suite-compare.sh
+
+# The N90 board (board/n90, overlay/): a real Debian rootfs (mmdebstrap through this host's apt
+# sources) with the board's test script and security suite, and the suites run in it under
+# n90vmm (the board suite also under QEMU, compared). quickstart-n90.sh wraps the same steps.
+board-rootfs:
+	board/n90/mkrootfs.sh
+
+board-test: all board-rootfs
+	harness/run_board_tests.sh --board n90 --hypervisor n90vmm --suite n90-board
+	harness/run_board_tests.sh --board n90 --hypervisor qemu --suite n90-board
+	harness/compare build/board-tests/n90-n90-board-qemu build/board-tests/n90-n90-board-n90vmm
+
+board-security-test: all board-rootfs $(O)/unit-tests
+	harness/run_board_tests.sh --board n90 --hypervisor n90vmm --suite n90-security
+	$(O)/unit-tests --filter 'sandbox/*'
 
 # libFuzzer targets for the guest-facing parsers (tests/fuzz/fuzz_*.c), built with clang and
 # ASan + UBSan, each run for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus/<target>
@@ -107,6 +123,8 @@ help:
 	@echo "make unit-test        Criterion unit tests only"
 	@echo "make integration-test boot every test guest on KVM (rig fallback without /dev/kvm)"
 	@echo "make system-test      real Linux guests on real KVM inside QEMU (tests/system), then\n                      the crosscheck suite under QEMU and n90vmm, compared"
+	@echo "make board-test       the N90 board suite in its Debian rootfs (builds it: board/n90)"
+	@echo "make board-security-test  the guest security suite + the monitor's sandbox tests"
 	@echo "make bench            boot time and RSS, n90vmm vs QEMU on the same guest (JSON)"
 	@echo "make sanitize         unit and integration tests under ASan + UBSan"
 	@echo "make fuzz             run each libFuzzer target FUZZ_SECONDS (default 20)"

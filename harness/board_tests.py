@@ -12,6 +12,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -136,10 +137,11 @@ def collect(stdout, cases):
     """Per case: the harness JSON (or an error line) and the exit status."""
     got = {}
     for line in stdout.replace("\r", "").splitlines():
-        words = line.split(" ", 2)
-        if len(words) < 3:
+        # A tag may follow console noise on the same line (L1's firmware leaves some unended).
+        m = re.search(r"(CASE-JSON|CASE-ERROR|CASE-END) (\S+) (.*)$", line)
+        if not m:
             continue
-        tag, name, rest = words
+        tag, name, rest = m.groups()
         entry = got.setdefault(name, {})
         if tag == "CASE-JSON":
             try:
@@ -196,7 +198,7 @@ def main():
     p = argparse.ArgumentParser(prog="run_board_tests.sh", description=__doc__.split("\n")[0])
     p.add_argument("--board", required=True)
     p.add_argument("--hypervisor", required=True, choices=HYPERVISORS)
-    p.add_argument("--rootfs", help="disk image given to every case, read-only")
+    p.add_argument("--rootfs", help="disk image given to every case, read-only (default: the board's ROOTFS)")
     p.add_argument("--suite", default="smoke", help="a name under harness/suites/ or a manifest path")
     p.add_argument("--jobs", type=int, default=1, help="VMs at a time")
     p.add_argument("--shard", help="K/N: run every N-th case starting at the K-th")
@@ -215,6 +217,7 @@ def main():
     rel = lambda v: v if not v or os.path.isabs(v) else os.path.join(ROOT, v)
     args.kernel = rel(args.kernel or board.get("KERNEL"))
     args.initrd = rel(args.initrd if args.initrd is not None else board.get("INITRD"))
+    args.rootfs = rel(args.rootfs if args.rootfs is not None else board.get("ROOTFS"))
     args.append = args.append if args.append is not None else board.get("CMDLINE", "console=ttyS0")
     args.cpus = int(board.get("CPUS", "1"))
     args.memory = int(board.get("MEMORY_MB", "512"))

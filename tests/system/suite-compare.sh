@@ -11,7 +11,9 @@ out=$root/build/board-tests
 fail=0
 for hv in qemu n90vmm; do
 	"$root/harness/run_board_tests.sh" --board n90 --hypervisor "$hv" --suite crosscheck --jobs 2 \
-		--rootfs "$root/build/rig/rootfs.ext4" --out "$out/crosscheck-$hv" || fail=1
+		--rootfs "$root/build/rig/rootfs.ext4" \
+		--initrd "$root/build/rig/l2.cpio.gz" --append 'console=ttyS0 panic=-1 quiet scenario=harness' \
+		--out "$out/crosscheck-$hv" || fail=1
 done
 "$root/harness/compare" "$out/crosscheck-qemu" "$out/crosscheck-n90vmm" | tee "$out/crosscheck.compare"
 rc=${PIPESTATUS[0]}
