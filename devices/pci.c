@@ -107,6 +107,19 @@ int pci_device_add_bar(struct pci_bus *bus, struct pci_device *dev, unsigned int
 	return 0;
 }
 
+void pci_bus_set_intx_gsis(struct pci_bus *bus, const uint8_t gsis[4])
+{
+	memcpy(bus->intx_gsis, gsis, sizeof(bus->intx_gsis));
+}
+
+unsigned int pci_device_intx_gsi(const struct pci_device *dev)
+{
+	uint8_t pin = dev->config[PCI_INTERRUPT_PIN];
+	if (!dev->bus || pin < 1 || pin > 4)
+		return 0;
+	return dev->bus->intx_gsis[(dev->slot + pin - 1u) % 4];
+}
+
 int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev)
 {
 	int ret = -ENOSPC;
@@ -121,6 +134,8 @@ int pci_bus_add_device(struct pci_bus *bus, struct pci_device *dev)
 			dev->slot = slot;
 			dev->bus = bus;
 			bus->devices[slot] = dev;
+			/* What firmware would leave there: the line the pin is wired to. */
+			dev->config[PCI_INTERRUPT_LINE] = (uint8_t)pci_device_intx_gsi(dev);
 			ret = 0;
 		}
 	}
@@ -245,6 +260,8 @@ void pci_config_write(struct pci_bus *bus, unsigned int busnr, unsigned int slot
 			bar_write(dev, b, bar_value[b]);
 		after[b] = pci_device_bar_addr(dev, b);
 	}
+	__atomic_store_n(&dev->intx_disabled, (get_le16(dev->config + PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE) != 0,
+			 __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&bus->lock);
 
 	/* Device callbacks run without the bus lock (they take their own, and dispatch to other

@@ -74,6 +74,9 @@ struct pci_device {
 	uint8_t next_cap; /* where pci_add_capability() puts the next one; 0 = config space full */
 	unsigned int slot;
 	struct pci_bus *bus; /* set by pci_device_add_bar() / pci_bus_add_device() */
+	/* Command bit 10 (Interrupt Disable), copied after each configuration write so that
+	 * interrupt delivery can test it without the bus lock (read with __atomic_load_n). */
+	bool intx_disabled;
 	const struct pci_device_ops *ops;
 	void *opaque;
 };
@@ -88,10 +91,18 @@ struct pci_bus {
 	uint32_t conf1_address; /* last value written to 0xCF8 */
 	uint64_t window_base, window_size, window_next; /* BAR allocation window */
 	uint64_t ecam_base;
+	/* IOAPIC GSIs of INTA#..INTD# as seen from slot 0 (the profile's); the pin of a device in
+	 * slot s is routed to intx_gsis[(s + pin - 1) % 4], the usual swizzle. 0 = no INTx. */
+	uint8_t intx_gsis[4];
 };
 
 /* ECAM at ecam_base (may be 0: none), BARs allocated from [window_base, +window_size). */
 void pci_bus_init(struct pci_bus *bus, uint64_t ecam_base, uint64_t window_base, uint64_t window_size);
+/* Routes the INTx pins (see pci_bus.intx_gsis); before devices are added. */
+void pci_bus_set_intx_gsis(struct pci_bus *bus, const uint8_t gsis[4]);
+/* The GSI the device's interrupt pin is routed to, 0 when it has none (no pin, not on a bus,
+ * or the bus has no INTx routing). Also what its Interrupt Line register reads. */
+unsigned int pci_device_intx_gsi(const struct pci_device *dev);
 /* Configures a type-0 header. */
 void pci_device_init(struct pci_device *dev, uint16_t vendor, uint16_t device, uint32_t class_code,
 		     uint16_t subsys_vendor, uint16_t subsys_id, const struct pci_device_ops *ops, void *opaque);

@@ -67,9 +67,11 @@ uint8_t x86_table_checksum(const void *data, uint64_t len)
 	return (uint8_t)(0 - sum);
 }
 
+#define PCI_SLOTS 32
+
 /* A small AML writer (ACPI 6.4 §20): just the terms the DSDT needs. */
 struct aml {
-	uint8_t buf[2048];
+	uint8_t buf[8192];
 	uint32_t len;
 	bool overflow;
 };
@@ -173,6 +175,35 @@ static void aml_virtio_mmio_device(struct aml *a, unsigned int index, const stru
 	aml_wrap(a, dev_start, device_op, 2);
 }
 
+/* Name (_PRT, Package { Package { 0xSSSSFFFF, PIN, Zero, GSI }, ... }) (ACPI 6.4 §6.2.13):
+ * every slot's four pins, hard-wired to IOAPIC GSIs (source Zero = no link device) with the
+ * slot swizzle pci_device_intx_gsi applies. Without it Linux cannot route a pin once MSI-X
+ * is off (pci=nomsi, or a driver without MSI-X). */
+static void aml_pci_routing(struct aml *a, const uint8_t gsis[4])
+{
+	static const uint8_t package_op[] = { 0x12 };
+	aml_byte(a, 0x08); /* NameOp */
+	aml_bytes(a, "_PRT", 4);
+	uint32_t outer = a->len;
+	aml_byte(a, (PCI_SLOTS - 1) * 4); /* NumElements: slots 1..31 (0 is the host bridge) */
+	for (unsigned int slot = 1; slot < PCI_SLOTS; slot++) {
+		for (unsigned int pin = 0; pin < 4; pin++) {
+			uint32_t entry = a->len;
+			uint32_t address = slot << 16 | 0xffff; /* device, any function */
+			aml_byte(a, 4);
+			aml_byte(a, 0x0c); /* DWordPrefix */
+			aml_bytes(a, &address, 4);
+			aml_byte(a, 0x0a); /* BytePrefix: the pin, 0 = INTA# */
+			aml_byte(a, (uint8_t)pin);
+			aml_byte(a, 0x00); /* ZeroOp: no source, the next element is a GSI */
+			aml_byte(a, 0x0a);
+			aml_byte(a, gsis[(slot + pin) % 4]);
+			aml_wrap(a, entry, package_op, 1);
+		}
+	}
+	aml_wrap(a, outer, package_op, 1);
+}
+
 /* Device (PCI0): the PCI root bridge. Linux with ACPI scans PCI only below such a device
  * (PNP0A03) and takes the bus range, the conf1 ports and the BAR window from its _CRS. */
 static void aml_pci_root(struct aml *a, const struct x86_pci_host *pci)
@@ -219,6 +250,8 @@ static void aml_pci_root(struct aml *a, const struct x86_pci_host *pci)
 	aml_byte(a, (uint8_t)(r - res));
 	aml_bytes(a, res, (uint32_t)(r - res));
 	aml_wrap(a, buf_start, buffer_op, 1);
+	if (pci->intx_gsis[0])
+		aml_pci_routing(a, pci->intx_gsis);
 	aml_wrap(a, dev_start, device_op, 2);
 }
 

@@ -178,7 +178,8 @@ int arch_load_kernel(struct vm *vm, const uint8_t *kernel, size_t kernel_size, c
 								 VIRTIO_MMIO_SIZE, a->profile->virtio_mmio_gsis[nmmio] };
 	/* The PCI host bridge exists whenever virtio uses PCI, devices or not (guests scan). */
 	struct x86_pci_host pci = { (unsigned int)(a->profile->pci_ecam_size >> 20), a->profile->pci_window_base,
-				    a->profile->pci_window_size };
+				    a->profile->pci_window_size, { 0 } };
+	memcpy(pci.intx_gsis, a->profile->pci_intx_gsis, sizeof(pci.intx_gsis));
 	struct x86_boot_input in = {
 		.pci = vm->cfg->transport == VIRTIO_TRANSPORT_PCI ? &pci : NULL,
 		.mmio_devices = mmio,
@@ -242,6 +243,7 @@ static int create_pci_devices(struct vm *vm)
 	const struct x86_profile *p = a->profile;
 	int ret = 0;
 	pci_bus_init(&a->pci, p->pci_ecam_base, p->pci_window_base, p->pci_window_size);
+	pci_bus_set_intx_gsis(&a->pci, p->pci_intx_gsis);
 	ret |= bus_register(&vm->pio, 0xcf8, 1, &pci_conf1_address_ops, &a->pci, "pci-conf1-address");
 	ret |= bus_register(&vm->pio, 0xcfc, 4, &pci_conf1_data_ops, &a->pci, "pci-conf1-data");
 	ret |= bus_register(&vm->mmio, p->pci_ecam_base, p->pci_ecam_size, &pci_ecam_ops, &a->pci, "pci-ecam");

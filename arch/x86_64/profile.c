@@ -3,14 +3,18 @@
 #include <string.h>
 
 /* Low-memory boot structures shared by both layouts follow crosvm's x86_64 map
- * (crosvm x86_64/src/lib.rs; docs/book appendix memory_layout.md). */
+ * (crosvm x86_64/src/lib.rs; docs/book appendix memory_layout.md). PCI INTx sits on IOAPIC
+ * pins 16..19, above every ISA line, so a level-triggered PCI pin never shares a line with an
+ * edge-triggered ISA or virtio-mmio one (crosvm starts its INTx pins at IRQ 9; guests read the
+ * routing from the DSDT's _PRT or the Interrupt Line register, never assume it). */
 #define COMMON_LOW_LAYOUT                                                                          \
 	.base_mem_end = 0x9e800, .gdt_addr = 0x1500, .zero_page_addr = 0x7000, .stack_top = 0x8000,  \
 	.page_tables_addr = 0x9000, .cmdline_addr = 0x20000, .cmdline_max = 2048,                    \
 	.mptable_addr = 0x9e800, .acpi_addr = 0xe0000, .acpi_end = 0x100000, .pm1_base = 0x600,      \
 	.sci_irq = 9,                                                                                \
 	.uarts = { { 0x3f8, 4 }, { 0x2f8, 3 }, { 0x3e8, 4 }, { 0x2e8, 3 } },                          \
-	.virtio_mmio_gsis = { 5, 6, 7, 10, 11, 12, 14, 15 }
+	.virtio_mmio_gsis = { 5, 6, 7, 10, 11, 12, 14, 15 },                                          \
+	.pci_intx_gsis = { 16, 17, 18, 19 }
 
 static const struct x86_profile profiles[] = {
 	{

@@ -42,6 +42,9 @@ struct x86_profile {
 	/* PCI: ECAM base (256 buses x 1 MiB) and the window BARs are pre-assigned from. */
 	uint64_t pci_ecam_base, pci_ecam_size;
 	uint64_t pci_window_base, pci_window_size;
+	/* INTx (when a function's MSI-X is off): the IOAPIC GSIs of INTA#..INTD# at slot 0,
+	 * swizzled by slot; level triggered, active low, described by the DSDT's _PRT. */
+	uint8_t pci_intx_gsis[4];
 
 	/* virtio-mmio devices: 4 KiB apart from this base, interrupts on these ISA GSIs (edge
 	 * triggered, active high without any ACPI override). */

@@ -29,6 +29,7 @@ struct x86_mmio_device {
 struct x86_pci_host {
 	unsigned int bus_count;
 	uint64_t window_base, window_size;
+	uint8_t intx_gsis[4]; /* INTA#..INTD# at slot 0 (x86_profile.pci_intx_gsis); 0: no _PRT */
 };
 
 /* Writes the ACPI tables at profile->acpi_addr; returns 0 and the RSDP address, or -errno

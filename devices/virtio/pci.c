@@ -226,9 +226,27 @@ static void virtio_pci_signal(struct virtio_dev *dev, unsigned int q, uint8_t ca
 	int fd = -1;
 	if (msix_enabled(t, &all_masked))
 		fd = msix_fire_locked(t, cause == VIRTIO_ISR_CONFIG ? t->config_vector : t->queue_vectors[q]);
+	else if (!__atomic_load_n(&t->pci.intx_disabled, __ATOMIC_RELAXED))
+		fd = t->intx_fd; /* -1 without INTx routing: the driver polls ISR */
 	pthread_mutex_unlock(&t->lock);
-	/* Without MSI-X the driver polls ISR (INTx is not wired yet). */
 	fire(fd);
+}
+
+/* The guest EOI'd the INTx line and KVM lowered it: raise it again while ISR is still set
+ * and INTx is still the way this function interrupts (PCI 3.0 §6.8.2: not with MSI-X on). */
+static void virtio_pci_intx_resample(void *opaque, uint32_t events)
+{
+	struct virtio_pci *t = opaque;
+	uint64_t count;
+	bool all_masked;
+	(void)events;
+	if (read(t->intx_resample_fd, &count, sizeof(count)) != sizeof(count))
+		return;
+	pthread_mutex_lock(&t->lock);
+	bool again = t->isr && !msix_enabled(t, &all_masked) && !__atomic_load_n(&t->pci.intx_disabled, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&t->lock);
+	if (again)
+		fire(t->intx_fd);
 }
 
 /* Delivers vectors that became unmasked while pending. */
@@ -436,6 +454,7 @@ int virtio_pci_init(struct virtio_pci *t, struct virtio_dev *dev, struct pci_bus
 
 	memset(t, 0, sizeof(*t));
 	pthread_mutex_init(&t->lock, NULL);
+	t->intx_fd = t->intx_resample_fd = -1;
 	t->dev = dev;
 	t->host = host;
 	t->nvectors = dev->nqueues + 1;
@@ -492,5 +511,17 @@ int virtio_pci_init(struct virtio_pci *t, struct virtio_dev *dev, struct pci_bus
 	uint16_t command = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
 	memcpy(t->pci.config + PCI_COMMAND, &command, 2);
 	virtio_pci_bar_moved(&t->pci, VIRTIO_PCI_BAR, t->pci.bars[VIRTIO_PCI_BAR].addr);
-	return pci_bus_add_device(bus, &t->pci);
+	if ((ret = pci_bus_add_device(bus, &t->pci)) < 0)
+		return ret;
+	/* INTx: known only now that the slot is (the pin's GSI depends on it). */
+	unsigned int gsi = pci_device_intx_gsi(&t->pci);
+	if (!gsi)
+		return 0;
+	t->intx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	t->intx_resample_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (t->intx_fd < 0 || t->intx_resample_fd < 0)
+		return -errno;
+	if ((ret = host->irqfd(host->vm, gsi, t->intx_fd, t->intx_resample_fd, true)) < 0)
+		return ret;
+	return event_loop_add(host->loop, t->intx_resample_fd, EPOLLIN, virtio_pci_intx_resample, t);
 }

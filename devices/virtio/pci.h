@@ -38,6 +38,10 @@ struct virtio_pci {
 	uint16_t msix_control;
 	int vector_gsi[VIRTIO_PCI_VECTORS];
 	int vector_fd[VIRTIO_PCI_VECTORS];
+	/* INTx fallback while MSI-X is off: a level-triggered irqfd on the pin's GSI. KVM lowers
+	 * the line at the guest's EOI and signals intx_resample_fd; the line is raised again if
+	 * ISR is still set then (the driver has not read it yet). -1 when the bus has no INTx. */
+	int intx_fd, intx_resample_fd;
 	int notify_fds[VIRTIO_MAX_QUEUES];
 	uint64_t notify_addr; /* where the ioeventfds currently sit; 0 = none */
 	struct virtio_pci_notify {

@@ -133,7 +133,7 @@ Test(firmware_tables, fadt_and_dsdt_power_off)
 Test(firmware_tables, dsdt_describes_virtio_mmio_and_pci_root)
 {
 	struct x86_mmio_device devs[2] = { { 0xf0000000, 0x1000, 5 }, { 0xf0001000, 0x1000, 6 } };
-	struct x86_pci_host pci = { 64, 0xd0000000, 0x20000000 };
+	struct x86_pci_host pci = { 64, 0xd0000000, 0x20000000, { 0 } };
 	uint64_t rsdp;
 	cr_assert_eq(x86_acpi_build(&mem, prof, 1, devs, 2, &pci, &rsdp), 0);
 	const uint8_t *fadt = find_table(rsdp, "FACP");
@@ -152,6 +152,70 @@ Test(firmware_tables, dsdt_describes_virtio_mmio_and_pci_root)
 	const uint8_t *mem32 = memmem(dsdt, len, &base, 4);
 	cr_assert_not_null(mem32);
 	cr_assert_eq(rd32(mem32 + 13), gsi);
+}
+
+/* PkgLength (ACPI 6.4 §20.2.4) at p: returns the length and sets *size to its byte count. */
+static uint32_t pkglength(const uint8_t *p, unsigned int *size)
+{
+	unsigned int extra = p[0] >> 6;
+	uint32_t len = extra ? p[0] & 0x0f : p[0] & 0x3f;
+	for (unsigned int i = 0; i < extra; i++)
+		len |= (uint32_t)p[1 + i] << (4 + 8 * i);
+	*size = 1 + extra;
+	return len;
+}
+
+/* _PRT as Linux's ACPI interpreter walks it: a package of 124 four-element packages
+ * {address, pin, source, GSI}, slot s pin p on gsis[(s + p) % 4], the source Zero. */
+Test(firmware_tables, dsdt_pci_routing_table_covers_every_slot_and_pin)
+{
+	struct x86_pci_host pci = { 64, 0xd0000000, 0x20000000, { 16, 17, 18, 19 } };
+	uint64_t rsdp;
+	cr_assert_eq(x86_acpi_build(&mem, prof, 1, NULL, 0, &pci, &rsdp), 0);
+	const uint8_t *fadt = find_table(rsdp, "FACP");
+	uint64_t gpa = rd64(fadt + 140);
+	uint32_t len = rd32(at(gpa, 36) + 4);
+	const uint8_t *dsdt = at(gpa, len), *end = dsdt + len;
+	cr_assert_eq(sum(dsdt, len), 0);
+	const uint8_t *prt = memmem(dsdt, len, "_PRT", 4);
+	cr_assert_not_null(prt);
+	cr_assert_eq(prt[-1], 0x08, "NameOp");
+	const uint8_t *p = prt + 4;
+	cr_assert_eq(*p++, 0x12, "PackageOp");
+	unsigned int n;
+	uint32_t outer = pkglength(p, &n);
+	const uint8_t *outer_end = p + outer;
+	cr_assert_leq(outer_end, end);
+	p += n;
+	cr_assert_eq(*p++, 31 * 4, "NumElements: slots 1..31, pins A..D");
+	for (unsigned int slot = 1; slot < 32; slot++) {
+		for (unsigned int pin = 0; pin < 4; pin++) {
+			cr_assert_lt(p, outer_end);
+			cr_assert_eq(*p++, 0x12);
+			uint32_t elen = pkglength(p, &n);
+			const uint8_t *next = p + elen;
+			p += n;
+			cr_assert_eq(*p++, 4);
+			cr_assert_eq(*p++, 0x0c, "DWordPrefix");
+			cr_assert_eq(rd32(p), slot << 16 | 0xffff);
+			p += 4;
+			cr_assert_eq(p[0], 0x0a);
+			cr_assert_eq(p[1], pin);
+			cr_assert_eq(p[2], 0x00, "source Zero: a GSI, no link device");
+			cr_assert_eq(p[3], 0x0a);
+			cr_assert_eq(p[4], pci.intx_gsis[(slot + pin) % 4], "slot %u pin %u", slot, pin);
+			p += 5;
+			cr_assert_eq(p, next, "element length");
+		}
+	}
+	cr_assert_eq(p, outer_end);
+	/* No INTx routing in the profile: no _PRT. */
+	struct x86_pci_host bare = { 64, 0xd0000000, 0x20000000, { 0 } };
+	cr_assert_eq(x86_acpi_build(&mem, prof, 1, NULL, 0, &bare, &rsdp), 0);
+	fadt = find_table(rsdp, "FACP");
+	gpa = rd64(fadt + 140);
+	len = rd32(at(gpa, 36) + 4);
+	cr_assert_null(memmem(at(gpa, len), len, "_PRT", 4));
 }
 
 Test(firmware_tables, mp_table)

@@ -738,6 +738,43 @@ Test(pci, slots_fill_up_and_a_device_is_added_once)
 	cr_assert_eq(pci_bus_add_device(&bus, &many[PCI_MAX_DEVICES - 1]), -EINVAL);
 }
 
+/* INTx routing: Interrupt Line reads the GSI of the pin after the slot swizzle, the guest may
+ * overwrite it (it is a scratch register) without changing the routing, and the Interrupt
+ * Disable bit of the command register is mirrored for delivery. */
+Test(pci, intx_pin_routed_by_slot_swizzle)
+{
+	static const uint8_t gsis[4] = { 16, 17, 18, 19 };
+	static struct pci_device d[5];
+	pci_bus_set_intx_gsis(&bus, gsis);
+	for (unsigned int i = 0; i < 5; i++) {
+		pci_device_init(&d[i], 0x1af4, 0x1041, 0x018000, 0x1af4, 1, NULL, NULL);
+		cr_assert_eq(pci_bus_add_device(&bus, &d[i]), 0);
+		unsigned int slot = d[i].slot;
+		cr_assert_eq(cfg_read(slot, PCI_INTERRUPT_PIN, 1), 1, "INTA#");
+		cr_assert_eq(pci_device_intx_gsi(&d[i]), gsis[slot % 4], "slot %u", slot);
+		cr_assert_eq(cfg_read(slot, PCI_INTERRUPT_LINE, 1), gsis[slot % 4]);
+	}
+	unsigned int slot = d[0].slot;
+	cfg_write(slot, PCI_INTERRUPT_LINE, 0x0b, 1);
+	cr_assert_eq(cfg_read(slot, PCI_INTERRUPT_LINE, 1), 0x0b);
+	cr_assert_eq(pci_device_intx_gsi(&d[0]), gsis[slot % 4], "the wiring does not move");
+	cr_assert(!d[0].intx_disabled);
+	cfg_write(slot, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_DISABLE, 2);
+	cr_assert(d[0].intx_disabled);
+	cfg_write(slot, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	cr_assert(!d[0].intx_disabled);
+	/* No routing on the bus, or no pin: no INTx. */
+	static struct pci_bus other;
+	static struct pci_device lone;
+	pci_bus_init(&other, 0, WINDOW_BASE, WINDOW_SIZE);
+	pci_device_init(&lone, 0x1af4, 0x1041, 0x018000, 0x1af4, 1, NULL, NULL);
+	cr_assert_eq(pci_bus_add_device(&other, &lone), 0);
+	cr_assert_eq(pci_device_intx_gsi(&lone), 0);
+	cr_assert_eq(lone.config[PCI_INTERRUPT_LINE], 0);
+	d[1].config[PCI_INTERRUPT_PIN] = 0;
+	cr_assert_eq(pci_device_intx_gsi(&d[1]), 0);
+}
+
 /* Two vCPUs moving one BAR while a third reads through the window: dispatch never lands
  * outside the BAR, and a move is reported before any later write can change the BAR again
  * (so the device's view, e.g. its ioeventfds, ends where the BAR is). */

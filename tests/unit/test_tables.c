@@ -272,7 +272,8 @@ Test(tables, dsdt_devices_aml_structure)
 	struct x86_mmio_device devs[8];
 	for (unsigned int i = 0; i < 8; i++)
 		devs[i] = (struct x86_mmio_device){ prof->virtio_mmio_base + i * 0x1000, 0x1000, prof->virtio_mmio_gsis[i] };
-	struct x86_pci_host pci = { 64, prof->pci_window_base, prof->pci_window_size };
+	struct x86_pci_host pci = { 64, prof->pci_window_base, prof->pci_window_size, { 0 } };
+	memcpy(pci.intx_gsis, prof->pci_intx_gsis, sizeof(pci.intx_gsis)); /* with _PRT: the largest DSDT */
 	static const unsigned int counts[] = { 1, 2, 8 };
 	for (unsigned int c = 0; c < 3; c++) {
 		for (int with_pci = 0; with_pci < 2; with_pci++) {

@@ -14,65 +14,13 @@
 
 #include "../../devices/virtio/blk.h"
 #include "../../vmm/bytes.h"
+#include "virtio_test_driver.h"
 
-#define RAM_BYTES (16ull << 20)
-#define QSIZE 16
-#define DESC_GPA 0x10000ull
-#define AVAIL_GPA 0x20000ull
-#define USED_GPA 0x30000ull
-#define HEAP_GPA 0x100000ull
-#define SECTOR VIRTIO_BLK_SECTOR
-
-static struct guest_mem mem;
 static struct virtq q;
 static struct virtq_chain chain;
 static struct virtio_blk blk;
 static bool blk_open;
 static char path[64];
-
-static void *gva(uint64_t gpa, uint64_t len)
-{
-	void *p = gpa_to_hva_checked(&mem, gpa, len);
-	cr_assert_not_null(p, "test bug: gpa 0x%llx+%llu not RAM", (unsigned long long)gpa, (unsigned long long)len);
-	return p;
-}
-
-/* ---- the in-test driver ----------------------------------------------------------------- */
-
-struct vseg {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
-};
-
-static uint16_t next_desc, avail_idx;
-static uint64_t heap_next;
-
-static uint64_t gbuf(uint32_t len, int fill)
-{
-	uint64_t gpa = heap_next;
-	heap_next = (heap_next + len + 63) & ~63ull;
-	memset(gva(gpa, len ? len : 1), fill, len);
-	return gpa;
-}
-
-static uint16_t post_chain(const struct vseg *s, unsigned int n)
-{
-	uint16_t head = next_desc;
-	for (unsigned int i = 0; i < n; i++) {
-		uint16_t idx = next_desc;
-		next_desc = (uint16_t)((next_desc + 1) % QSIZE);
-		struct virtq_desc d = { s[i].gpa, s[i].len,
-					(uint16_t)((s[i].write ? VIRTQ_DESC_F_WRITE : 0) |
-						   (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0)),
-					next_desc };
-		memcpy(gva(DESC_GPA + 16ull * idx, 16), &d, 16);
-	}
-	put_le16(gva(AVAIL_GPA + 4 + 2ull * (avail_idx % QSIZE), 2), head);
-	avail_idx++;
-	put_le16(gva(AVAIL_GPA + 2, 2), avail_idx);
-	return head;
-}
 
 static uint64_t header(uint32_t type, uint64_t sector)
 {
@@ -95,11 +43,6 @@ static uint32_t run(const struct vseg *s, unsigned int n)
 	virtq_push(&q, chain.head, used);
 	cr_assert_eq(get_le32(gva(USED_GPA + 4 + 8ull * slot + 4, 4)), used);
 	return used;
-}
-
-static uint8_t status_at(uint64_t gpa)
-{
-	return *(uint8_t *)gva(gpa, 1);
 }
 
 /* header, optional data (device-writable for IN), status. */

@@ -17,16 +17,10 @@
 #include "../../devices/virtio/console.h"
 #include "../../devices/virtio/mmio.h"
 #include "../../vmm/bytes.h"
+#include "virtio_test_driver.h"
 
-#define RAM_BYTES (16ull << 20)
-#define QSIZE 16
-#define DESC_GPA 0x10000ull
-#define AVAIL_GPA 0x20000ull
-#define USED_GPA 0x30000ull
-#define HEAP_GPA 0x100000ull
 #define MMIO_BASE 0xd0000000ull
 #define GSI 5
-#define SECTOR VIRTIO_BLK_SECTOR
 
 /* Register offsets, virtio 1.2 §4.2.2. */
 enum {
@@ -69,54 +63,11 @@ enum {
 #define F_INDIRECT (1ull << VIRTIO_F_INDIRECT_DESC)
 #define F_FLUSH (1ull << VIRTIO_BLK_F_FLUSH)
 
-static struct guest_mem mem;
 static struct virtio_blk blk;
 static struct virtio_mmio t;
 static struct event_loop loop;
 static struct device_host host;
 static char path[64];
-static int vm_token;
-
-/* ---- fake device_host ------------------------------------------------------------------- */
-
-struct ioeventfd_call {
-	void *vm;
-	uint64_t addr;
-	uint32_t len;
-	bool pio, datamatch;
-	uint64_t data;
-	int fd;
-	bool assign;
-};
-
-static struct ioeventfd_call ioev[VIRTIO_MAX_QUEUES * 2];
-static unsigned int nioev;
-static struct {
-	void *vm;
-	unsigned int gsi;
-	int fd, resample_fd;
-	bool assign;
-} irqfd_call;
-static unsigned int nirqfd;
-
-static int fake_ioeventfd(void *vm, uint64_t addr, uint32_t len, bool pio, bool datamatch, uint64_t data, int fd,
-			  bool assign)
-{
-	cr_assert_lt(nioev, sizeof(ioev) / sizeof(ioev[0]));
-	ioev[nioev++] = (struct ioeventfd_call){ vm, addr, len, pio, datamatch, data, fd, assign };
-	return 0;
-}
-
-static int fake_irqfd(void *vm, unsigned int gsi, int fd, int resample_fd, bool assign)
-{
-	irqfd_call.vm = vm;
-	irqfd_call.gsi = gsi;
-	irqfd_call.fd = fd;
-	irqfd_call.resample_fd = resample_fd;
-	irqfd_call.assign = assign;
-	nirqfd++;
-	return 0;
-}
 
 /* Interrupts injected through the irqfd since the last call. */
 static uint64_t irqs(void)
@@ -160,93 +111,6 @@ static void wr_n(uint64_t off, uint32_t len, uint64_t v)
 	uint8_t d[8];
 	memcpy(d, &v, 8);
 	virtio_mmio_ops.write(&t, off, d, len);
-}
-
-/* ---- guest memory and the in-test driver ------------------------------------------------- */
-
-static void *gva(uint64_t gpa, uint64_t len)
-{
-	void *p = gpa_to_hva_checked(&mem, gpa, len);
-	cr_assert_not_null(p, "test bug: gpa 0x%llx+%llu not RAM", (unsigned long long)gpa, (unsigned long long)len);
-	return p;
-}
-
-struct vseg {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
-};
-
-static uint16_t next_desc, avail_idx;
-static uint64_t heap_next;
-
-static uint64_t gbuf(uint32_t len, int fill)
-{
-	uint64_t gpa = heap_next;
-	heap_next = (heap_next + len + 63) & ~63ull;
-	memset(gva(gpa, len ? len : 1), fill, len);
-	return gpa;
-}
-
-static void rings_clear(void)
-{
-	next_desc = avail_idx = 0;
-	memset(gva(DESC_GPA, 16 * QSIZE), 0, 16 * QSIZE);
-	memset(gva(AVAIL_GPA, 6 + 2 * QSIZE), 0, 6 + 2 * QSIZE);
-	memset(gva(USED_GPA, 6 + 8 * QSIZE), 0, 6 + 8 * QSIZE);
-}
-
-static uint16_t post_chain(const struct vseg *s, unsigned int n)
-{
-	uint16_t head = next_desc;
-	for (unsigned int i = 0; i < n; i++) {
-		uint16_t idx = next_desc;
-		next_desc = (uint16_t)((next_desc + 1) % QSIZE);
-		struct virtq_desc d = { s[i].gpa, s[i].len,
-					(uint16_t)((s[i].write ? VIRTQ_DESC_F_WRITE : 0) |
-						   (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0)),
-					next_desc };
-		memcpy(gva(DESC_GPA + 16ull * idx, 16), &d, 16);
-	}
-	put_le16(gva(AVAIL_GPA + 4 + 2ull * (avail_idx % QSIZE), 2), head);
-	avail_idx++;
-	put_le16(gva(AVAIL_GPA + 2, 2), avail_idx);
-	return head;
-}
-
-static uint16_t used_idx(void)
-{
-	return get_le16(gva(USED_GPA + 2, 2));
-}
-
-static void set_used_event(uint16_t v)
-{
-	put_le16(gva(AVAIL_GPA + 4 + 2 * QSIZE, 2), v);
-}
-
-static uint16_t avail_event(void)
-{
-	return get_le16(gva(USED_GPA + 4 + 8 * QSIZE, 2));
-}
-
-/* A blk request [header][data][status]; returns the gpa of the status byte. */
-static uint64_t post_blk(uint32_t type, uint64_t sector, uint64_t data, uint32_t len)
-{
-	uint64_t h = gbuf(16, 0), st = gbuf(1, 0xff);
-	put_le32(gva(h, 4), type);
-	put_le64(gva(h + 8, 8), sector);
-	struct vseg s[3] = { { h, 16, false } };
-	unsigned int n = 1;
-	if (len)
-		s[n++] = (struct vseg){ data, len, type == VIRTIO_BLK_T_IN };
-	s[n++] = (struct vseg){ st, 1, true };
-	post_chain(s, n);
-	return st;
-}
-
-static uint8_t status_at(uint64_t gpa)
-{
-	return *(uint8_t *)gva(gpa, 1);
 }
 
 /* ---- driver-side bring-up through the registers ------------------------------------------ */
