@@ -12,7 +12,7 @@
 #
 # Environment: QEMU (default qemu-system-x86_64), QEMU_MACHINE (default q35;
 # pc and microvm boot every form too), QEMU_MEM (MiB, default 256),
-# TIMEOUT (seconds, default 60).
+# TIMEOUT (seconds, default 60), QEMU_EXTRA (more QEMU options, e.g. -nodefaults and a disk).
 #
 # Normalization: \r removed, everything before the first
 # "n90 test guest:" (firmware noise, also on that line) dropped.
@@ -48,9 +48,9 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-# shellcheck disable=SC2086 # $accel is a list of options
+# shellcheck disable=SC2086 # $accel and $QEMU_EXTRA are lists of options
 timeout "$tmo" "$qemu" -M "$machine" $accel -smp "$cpus" -m "$mem" \
-	-nographic -monitor none -no-reboot -serial "file:$tmp/serial" \
+	-nographic -monitor none -no-reboot -serial "file:$tmp/serial" ${QEMU_EXTRA:-} \
 	-kernel "$guest" -append "$cmdline" 2>"$tmp/stderr" </dev/null
 rc=$?
 

@@ -974,7 +974,10 @@ static const char *check_cpuid(void)
 static void poweroff(void)
 {
 	u32 typ = slp_typ_s5 >= 0 ? (u32)slp_typ_s5 : 0;
-	if (acpi_found && pm1a_cnt) {
+	if (starry_mode()) {
+		dprintf("poweroff: StarryOS's way, port 0x604 <- 0x2000\n");
+		outw(0x604, 0x2000);
+	} else if (acpi_found && pm1a_cnt) {
 		dprintf("poweroff: PM1a_CNT %x <- %x\n", pm1a_cnt, (typ << 10) | SLP_EN);
 		outw((u16)pm1a_cnt, (u16)((typ << 10) | SLP_EN));
 	} else if (acpi_found && sleep_ctl_addr) {
@@ -1064,6 +1067,7 @@ void guest_main(u32 form, u32 magic, u64 info)
 	else
 		kprintf("check cpus: ok (%u)\n", ncpus);
 	report("cpuid", check_cpuid());
+	starry_main();
 	virtio_main();
 
 	kprintf("RESULT: %s\n", all_ok ? "PASS" : "FAIL");

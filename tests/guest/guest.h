@@ -116,6 +116,9 @@ int is_space(char c);
 int starts_with(const char *s, const char *prefix);
 long parse_num(const char *s);
 const char *cmdline_value(const char *key);
+/* starry.c: StarryOS's view of its machine, with starry=1 (and its power-off). */
+int starry_mode(void);
+void starry_main(void);
 int cmdline_has(const char *word);
 /* ACPI tables found by the acpi check (0: none). */
 extern u64 acpi_dsdt, acpi_mcfg;
