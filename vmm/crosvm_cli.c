@@ -108,7 +108,7 @@ static const struct flag flag_table[] = {
 	WARN_SW("hugepages", "guest RAM uses normal pages"),
 	WARN_SW("lock-guest-memory", "guest RAM is not mlock()ed"),
 	WARN_SW("per-vm-core-scheduling", "n90vmm does not set core-scheduling cookies"),
-	WARN_SW("disable-virtio-intx", "n90vmm's virtio-pci devices use MSI-X when the guest enables it"),
+	WARN_SW("disable-virtio-intx", "INTx stays wired but is used only while the guest keeps MSI-X off"),
 	REJECT_OPT("ac97", "no audio devices"),
 	REJECT_OPT("acpi-table", "n90vmm builds its own ACPI tables"),
 	REJECT_OPT("android-fstab", "no Android device tree"),
@@ -369,8 +369,8 @@ static int block_item(struct run_state *st, const char *flag, const char *key, c
 		if (!on)
 			warn(st->out, "--%s: sparse=false ignored: n90vmm's disks always accept discard", flag);
 	} else if (strcmp(key, "lock") == 0) {
-		if (on)
-			warn(st->out, "--%s: lock ignored: n90vmm does not flock disk images", flag);
+		if (!on)
+			warn(st->out, "--%s: lock=false ignored: n90vmm always locks a writable image (flock)", flag);
 	} else
 		return fail(st->out, "--%s: '%s' is not supported (path, ro, root, direct, sparse, block-size, id, lock)",
 			    flag, key);
