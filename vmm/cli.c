@@ -36,6 +36,8 @@ enum long_only_option {
 	OPT_LAUNCH,
 	OPT_DISABLE_SANDBOX,
 	OPT_SECCOMP_LOG,
+	OPT_SERIAL,
+	OPT_SOCKET,
 };
 
 static const struct option long_options[] = {
@@ -65,6 +67,8 @@ static const struct option long_options[] = {
 	{ "jail", required_argument, NULL, OPT_JAIL },
 	{ "uid", required_argument, NULL, OPT_UID },
 	{ "gid", required_argument, NULL, OPT_GID },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-stdin", no_argument, NULL, OPT_NO_STDIN },
 	{ "stats", no_argument, NULL, OPT_STATS },
@@ -95,6 +99,10 @@ void cli_print_help(void)
 	       "                        virtio_mmio.device= to a Linux command line)\n"
 	       "      --console serial|virtio\n"
 	       "                        console device: COM1 (default) or virtio-console (hvc0)\n"
+	       "      --serial stdio|none|file:PATH|unix:PATH|unix-connect:PATH|unix-dgram:PATH|syslog\n"
+	       "                        where the console goes (default stdio); unix:PATH listens\n"
+	       "                        and keeps output until a client connects\n"
+	       "      --socket PATH     control socket: 'n90vmm stop PATH' ends the VM (exit 0)\n"
 	       "      --timeout SEC     stop the guest after SEC seconds (exit 124)\n"
 	       "Harness mode (run commands in the guest's shell; exit with the last one's status):\n"
 	       "      --command CMD     run CMD at the shell prompt (repeatable)\n"
@@ -117,6 +125,7 @@ void cli_print_help(void)
 	       "      --features        list the features built into this binary\n"
 	       "  -h, --help            this text\n"
 	       "  -V, --version         version\n\n"
+	       "Also: n90vmm stop SOCKET; n90vmm run <crosvm flags> KERNEL (docs/crosvm-compat.md).\n"
 	       "Console: COM1 on standard output; standard input goes to the guest. When standard\n"
 	       "input is a terminal it is put in raw mode: press Ctrl-A then x to quit, Ctrl-A twice\n"
 	       "to send Ctrl-A itself.\n"
@@ -128,7 +137,7 @@ void cli_print_help(void)
 void cli_print_features(void)
 {
 	static const char *const features[] = {
-		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc", "virtio-mmio", "virtio-pci", "pci-intx", "virtio-blk", "virtio-console", "harness", "seccomp",
+		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc", "virtio-mmio", "virtio-pci", "pci-intx", "virtio-blk", "virtio-console", "harness", "crosvm-cli", "seccomp",
 	};
 	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
 		printf("%s\n", features[i]);
@@ -345,6 +354,52 @@ static int parse_group(const char *text, struct vm_config *cfg, char *err, size_
 	}
 	cfg->jail.has_gid = true;
 	cfg->user_gid_default = false;
+	return 0;
+}
+
+int cli_parse_serial(const char *text, struct serial_config *serial, char *err, size_t errlen)
+{
+	static const struct {
+		const char *prefix;
+		enum serial_sink_kind kind;
+	} kinds[] = {
+		{ "file:", SERIAL_SINK_FILE },
+		{ "unix:", SERIAL_SINK_UNIX_LISTEN },
+		{ "unix-connect:", SERIAL_SINK_UNIX_CONNECT },
+		{ "unix-dgram:", SERIAL_SINK_UNIX_DGRAM },
+	};
+	memset(serial, 0, sizeof(*serial));
+	if (strcmp(text, "stdio") == 0)
+		return 0;
+	if (strcmp(text, "none") == 0 || strcmp(text, "syslog") == 0) {
+		serial->kind = text[0] == 'n' ? SERIAL_SINK_NONE : SERIAL_SINK_SYSLOG;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		size_t n = strlen(kinds[i].prefix);
+		if (strncmp(text, kinds[i].prefix, n) != 0)
+			continue;
+		serial->kind = kinds[i].kind;
+		serial->path = text + n;
+		return cli_check_path("--serial", serial->kind == SERIAL_SINK_FILE ? 0 : CLI_UNIX_PATH_MAX,
+				      serial->path, err, errlen);
+	}
+	snprintf(err, errlen, "--serial: '%s' is not stdio, none, file:PATH, unix:PATH, unix-connect:PATH, "
+		 "unix-dgram:PATH or syslog", text);
+	return -EINVAL;
+}
+
+int cli_check_path(const char *flag, size_t max, const char *path, char *err, size_t errlen)
+{
+	if (!*path) {
+		snprintf(err, errlen, "%s: missing path", flag);
+		return -EINVAL;
+	}
+	/* sun_path holds 108 bytes including the terminator; a longer path cannot be bound. */
+	if (max && strlen(path) >= max) {
+		snprintf(err, errlen, "%s: socket path longer than %zu bytes", flag, max - 1);
+		return -ENAMETOOLONG;
+	}
 	return 0;
 }
 
@@ -583,6 +638,15 @@ static enum cli_result parse(int argc, char **argv, bool client, struct vm_confi
 		case OPT_SECCOMP_LOG:
 			if (cfg->sandbox != SANDBOX_OFF)
 				cfg->sandbox = SANDBOX_LOG;
+			break;
+		case OPT_SERIAL:
+			if (cli_parse_serial(optarg, &cfg->serial, err, errlen))
+				return CLI_ERROR;
+			break;
+		case OPT_SOCKET:
+			if (cli_check_path("--socket", CLI_UNIX_PATH_MAX, optarg, err, errlen))
+				return CLI_ERROR;
+			cfg->control_socket = optarg;
 			break;
 		case OPT_CONSOLE:
 			if (strcmp(optarg, "serial") == 0)

@@ -32,6 +32,15 @@ int cli_parse_size(const char *text, uint64_t *bytes);
  * 0 on success; otherwise err holds one line naming the problem. */
 int cli_parse_net(const char *text, struct net_config *net, char *err, size_t errlen);
 
+/* One --serial value: stdio, none, file:PATH, unix:PATH (listen), unix-connect:PATH,
+ * unix-dgram:PATH or syslog. The path points into text. 0 or -errno with err set. */
+int cli_parse_serial(const char *text, struct serial_config *serial, char *err, size_t errlen);
+
+/* sun_path's size: a unix socket path must be shorter. */
+#define CLI_UNIX_PATH_MAX 108
+/* A non-empty path shorter than max bytes (max 0: any length). 0 or -errno with err set. */
+int cli_check_path(const char *flag, size_t max, const char *path, char *err, size_t errlen);
+
 void cli_print_help(void);
 /* Features built into this binary, one per line (the system-test rig reads this). */
 void cli_print_features(void);

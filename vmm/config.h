@@ -43,6 +43,22 @@ enum console_kind {
 	CONSOLE_VIRTIO, /* virtio-console (hvc0); COM1 output is dropped */
 };
 
+/* Where the console (COM1, or hvc0 with --console virtio) goes: --serial. */
+enum serial_sink_kind {
+	SERIAL_SINK_STDIO = 0,     /* standard output (the default) */
+	SERIAL_SINK_NONE,          /* output dropped (crosvm type=sink) */
+	SERIAL_SINK_FILE,          /* appended to path (crosvm type=file) */
+	SERIAL_SINK_UNIX_LISTEN,   /* n90vmm listens on path; one client at a time, early output kept */
+	SERIAL_SINK_UNIX_CONNECT,  /* n90vmm connects to a listener at path (crosvm type=unix-stream) */
+	SERIAL_SINK_UNIX_DGRAM,    /* one datagram per line to path (crosvm type=unix) */
+	SERIAL_SINK_SYSLOG,        /* one syslog record per line (crosvm type=syslog) */
+};
+
+struct serial_config {
+	enum serial_sink_kind kind;
+	const char *path; /* NULL for stdio, none and syslog */
+};
+
 struct vm_config {
 	const char *kernel_path;
 	const char *rootfs_path; /* optional second positional argument: the last disk */
@@ -75,6 +91,9 @@ struct vm_config {
 	enum sandbox_mode sandbox;
 	struct sandbox_jail jail; /* --jail, --uid, --gid */
 	bool user_gid_default;    /* jail.gid came from --uid NAME's entry, not from --gid */
+	struct serial_config serial;
+	const char *control_socket; /* --socket PATH: `n90vmm stop PATH` ends the VM (exit 0) */
+	bool crosvm_exit_codes;     /* `n90vmm run` / `crosvm run`: exit with crosvm's statuses */
 };
 
 #endif

@@ -9,6 +9,7 @@ enum exit_status {
 	EXIT_BAD_IMAGE = 65,      /* kernel/initrd unreadable as any supported format (EX_DATAERR) */
 	EXIT_NO_INPUT = 66,       /* kernel/initrd file missing, unreadable or not a file (EX_NOINPUT) */
 	EXIT_SETUP = 71,          /* host setup failed: /dev/kvm, memory, vCPU creation (EX_OSERR) */
+	EXIT_PROTOCOL = 76,       /* `n90vmm stop`: the control socket gave an unexpected answer (EX_PROTOCOL) */
 	EXIT_NO_PERMISSION = 77,  /* --jail/--uid/--gid without root, or root not given up (EX_NOPERM) */
 	EXIT_GUEST_RESET = 80,    /* guest asked for a reset (0xCF9, i8042 0xFE, ACPI reset) */
 	EXIT_TRIPLE_FAULT = 81,   /* KVM_EXIT_SHUTDOWN: the guest triple-faulted */

@@ -17,6 +17,8 @@
 #include "../harness/client.h"
 #include "cli.h"
 #include "console.h"
+#include "control.h"
+#include "crosvm_cli.h"
 #include "exit_status.h"
 #include "log.h"
 #include "sandbox.h"
@@ -87,9 +89,22 @@ struct main_loop {
 	int epoll_fd, signal_fd, timer_fd;
 	uint8_t pending[8192]; /* console input the guest's FIFO could not take yet */
 	size_t pending_len, pending_off;
+	int control_fd, control_conn; /* --socket: listener, the connection being served */
+	char control_buf[CONTROL_REQUEST_MAX];
+	size_t control_len;
 };
 
-enum loop_tag { TAG_STOP, TAG_SIGNAL, TAG_TIMER, TAG_STDIN, TAG_RX_READY, TAG_HARNESS };
+enum loop_tag {
+	TAG_STOP,
+	TAG_SIGNAL,
+	TAG_TIMER,
+	TAG_STDIN,
+	TAG_RX_READY,
+	TAG_HARNESS,
+	TAG_CONTROL,
+	TAG_CONTROL_CONN,
+	TAG_SERIAL_LISTEN,
+};
 
 static int loop_add(struct main_loop *l, int fd, enum loop_tag tag)
 {
@@ -145,6 +160,7 @@ static void handle_stdin(struct main_loop *l)
 	if (n <= 0) {
 		/* EOF: the guest keeps running with no more input. */
 		epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, l->console->in_fd, NULL);
+		console_input_closed(l->console); /* a unix:PATH client: the next one may come */
 		l->console->in_fd = -1;
 		return;
 	}
@@ -156,6 +172,34 @@ static void handle_stdin(struct main_loop *l)
 		return;
 	}
 	deliver_pending(l);
+}
+
+/* --socket: one request at a time; a client arriving meanwhile is told so and closed. */
+static void handle_control(struct main_loop *l, uint32_t tag)
+{
+	if (tag == TAG_CONTROL) {
+		int fd = control_accept(l->control_fd);
+		if (fd < 0)
+			return;
+		if (l->control_conn >= 0) {
+			control_refuse_busy(fd);
+			return;
+		}
+		l->control_conn = fd;
+		l->control_len = 0;
+		loop_add(l, fd, TAG_CONTROL_CONN);
+		/* The request may be there already: read it now. */
+	}
+	enum control_request r = control_serve(l->control_conn, l->control_buf, &l->control_len);
+	if (r == CONTROL_NONE)
+		return;
+	if (r == CONTROL_STOP) {
+		log_info("stop requested on the control socket");
+		vm_request_stop(l->vm, VM_STOP_CONTROL);
+	}
+	epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, l->control_conn, NULL);
+	close(l->control_conn);
+	l->control_conn = -1;
 }
 
 static int run_main_loop(struct main_loop *l, double timeout_sec)
@@ -175,7 +219,9 @@ static int run_main_loop(struct main_loop *l, double timeout_sec)
 	loop_add(l, l->signal_fd, TAG_SIGNAL);
 	loop_add(l, l->console->rx_ready_fd, TAG_RX_READY);
 	if (l->console->in_fd >= 0) {
-		fcntl(l->console->in_fd, F_SETFL, fcntl(l->console->in_fd, F_GETFL) | O_NONBLOCK);
+		/* A console socket stays blocking: output to it must not be dropped half-written. */
+		if (!l->console->socket_input)
+			fcntl(l->console->in_fd, F_SETFL, fcntl(l->console->in_fd, F_GETFL) | O_NONBLOCK);
 		if (loop_add(l, l->console->in_fd, TAG_STDIN) < 0)
 			l->console->in_fd = -1; /* e.g. a regular file: not pollable, so not read */
 	}
@@ -190,6 +236,11 @@ static int run_main_loop(struct main_loop *l, double timeout_sec)
 
 	if (l->harness)
 		loop_add(l, l->harness->pipe_rd, TAG_HARNESS);
+	l->control_conn = -1;
+	if (l->control_fd >= 0)
+		loop_add(l, l->control_fd, TAG_CONTROL);
+	if (console_listen_fd(l->console) >= 0)
+		loop_add(l, console_listen_fd(l->console), TAG_SERIAL_LISTEN);
 	/* Everything the main loop needs is open: confine the thread before it touches guest
 	 * data (console input, harness). */
 	if (sandbox_enter(SANDBOX_MAIN) < 0)
@@ -232,6 +283,19 @@ static int run_main_loop(struct main_loop *l, double timeout_sec)
 				if (harness_session_wants_stop(l->harness))
 					vm_request_stop(l->vm, VM_STOP_HARNESS);
 				break;
+			case TAG_CONTROL:
+			case TAG_CONTROL_CONN:
+				handle_control(l, events[i].data.u32);
+				break;
+			case TAG_SERIAL_LISTEN: {
+				int fd = console_accept_client(l->console);
+				if (fd >= 0) {
+					l->console->in_fd = fd;
+					loop_add(l, fd, TAG_STDIN);
+					stdin_watch(l, l->pending_off == l->pending_len);
+				}
+				break;
+			}
 			}
 		}
 	}
@@ -246,7 +310,8 @@ static int run_vm(const struct vm_config *cfg)
 	static struct harness_session harness;
 	bool harness_mode = false;
 	struct vm vm;
-	int status;
+	int status, control_fd = -1;
+	char control_path[128] = "";
 
 	if ((status = read_image("kernel", cfg->kernel_path, &kernel)))
 		return status;
@@ -293,9 +358,23 @@ static int run_vm(const struct vm_config *cfg)
 		}
 		harness_mode = true;
 	}
-	if (console_init(&console, cfg->stdin_enabled && !harness_mode ? STDIN_FILENO : -1, console_out) < 0) {
+	bool use_stdin = cfg->stdin_enabled && !harness_mode && !console_sink_has_input(&cfg->serial);
+	if (console_init(&console, use_stdin ? STDIN_FILENO : -1, console_out) < 0) {
 		log_err("cannot set up the console: %s", strerror(errno));
 		goto out_vm;
+	}
+	/* Sockets are opened here, before any thread confines itself. */
+	if ((status = console_attach_sink(&console, &cfg->serial)))
+		goto out_console;
+	status = EXIT_SETUP;
+	if (cfg->control_socket) {
+		char err[256];
+		control_fd = control_listen(cfg->control_socket, control_path, sizeof(control_path), err, sizeof(err));
+		if (control_fd < 0) {
+			fprintf(stderr, "n90vmm: %s\n", err);
+			status = control_fd == -EEXIST || control_fd == -ENAMETOOLONG ? EXIT_USAGE : EXIT_SETUP;
+			goto out_console;
+		}
 	}
 	if (harness_mode) {
 		console.tap = harness_session_tap;
@@ -318,7 +397,8 @@ static int run_vm(const struct vm_config *cfg)
 
 	log_debug("starting %u vCPU(s)", vm.ncpus);
 	if (vm_start(&vm) == 0) {
-		struct main_loop loop = { .vm = &vm, .console = &console, .harness = harness_mode ? &harness : NULL };
+		struct main_loop loop = { .vm = &vm, .console = &console, .harness = harness_mode ? &harness : NULL,
+					  .control_fd = control_fd };
 		if (run_main_loop(&loop, cfg->timeout_sec) < 0) {
 			log_err("main loop failed: %s", strerror(errno));
 			vm_request_stop(&vm, VM_STOP_SETUP_FAILED);
@@ -335,7 +415,16 @@ static int run_vm(const struct vm_config *cfg)
 	}
 	if (cfg->stats)
 		vm_print_stats(&vm);
+	if (console_backlog_dropped(&console))
+		log_info("--serial: %llu bytes of console output dropped (no client; the backlog keeps %u)",
+			 (unsigned long long)console_backlog_dropped(&console), CONSOLE_BACKLOG_BYTES);
 out_console:
+	console_detach_sink(&console);
+	if (control_fd >= 0) {
+		close(control_fd);
+		if (sandbox_mode == SANDBOX_OFF) /* no unlink in the sandbox: the next run replaces it */
+			unlink(control_path);
+	}
 	console_restore();
 out_vm:
 	if (harness_mode)
@@ -347,12 +436,46 @@ out_images:
 	return status;
 }
 
+/* `n90vmm run ...` / `crosvm ...`: -1 to boot cfg, otherwise the exit status. */
+static int crosvm_command(int argc, char **argv, struct vm_config *cfg)
+{
+	static struct crosvm_cli cc;
+	switch (crosvm_cli_parse(argc, argv, cfg, &cc)) {
+	case CROSVM_CMD_ERROR:
+		fprintf(stderr, "n90vmm: %s\n", cc.err);
+		return CROSVM_EXIT_INVALID_ARGS;
+	case CROSVM_CMD_HELP:
+		crosvm_cli_print_help();
+		return 0;
+	case CROSVM_CMD_VERSION:
+		printf("n90vmm %s (crosvm compatibility mode)\n", N90VMM_VERSION);
+		return 0;
+	case CROSVM_CMD_STOP:
+		return control_send_stop(cc.stop_socket) == 0 ? CROSVM_EXIT_STOP : CROSVM_EXIT_FAILURE;
+	case CROSVM_CMD_RUN:
+		break;
+	}
+	for (unsigned int i = 0; i < cc.nwarnings && i < CROSVM_MAX_WARNINGS; i++)
+		fprintf(stderr, "n90vmm: warning: %s\n", cc.warnings[i]);
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct vm_config cfg;
 	char err[256];
+	int status;
 
 	log_init();
+	if (crosvm_cli_applies(argc, argv)) {
+		if ((status = crosvm_command(argc, argv, &cfg)) >= 0)
+			return status;
+		goto parsed;
+	}
+	if (argc == 3 && strcmp(argv[1], "stop") == 0) {
+		status = control_send_stop(argv[2]);
+		return status == 0 ? 0 : status == -EPROTO ? EXIT_PROTOCOL : EXIT_NO_INPUT;
+	}
 	/* `n90vmm harness ...`: the protocol client for another hypervisor; no VM here. */
 	bool client = argc > 1 && strcmp(argv[1], "harness") == 0;
 	enum cli_result parsed = client ? cli_parse_client(argc - 1, argv + 1, &cfg, err, sizeof(err))
@@ -378,10 +501,11 @@ int main(int argc, char **argv)
 	case CLI_RUN:
 		break;
 	}
+parsed:
 	if (cfg.nnets > 0) {
 		/* Parsed and validated, but no device model behind it in this build. */
 		fprintf(stderr, "n90vmm: --net: virtio-net is not built into this binary\n");
-		return EXIT_USAGE;
+		return cfg.crosvm_exit_codes ? CROSVM_EXIT_INVALID_ARGS : EXIT_USAGE;
 	}
 	if (cfg.verbose)
 		log_threshold = LOG_DEBUG;
@@ -389,5 +513,6 @@ int main(int argc, char **argv)
 	/* glibc reads the zone file on the first time conversion (the CMOS RTC's gmtime_r):
 	 * do it now, before the sandbox forbids open(). */
 	tzset();
-	return run_vm(&cfg);
+	status = run_vm(&cfg);
+	return cfg.crosvm_exit_codes ? crosvm_exit_status(status) : status;
 }

@@ -45,7 +45,8 @@ static const struct sandbox_rule common_rules[] = {
 	ALLOW(tgkill, "pthread_kill: kicking vCPUs out of KVM_RUN; raise() after a fatal signal"),
 	ALLOW(sched_yield, "lock contention"),
 	ALLOW(newfstatat, "stdio sizing a stream buffer on first use"),
-	ALLOW(close, "teardown"),
+	ALLOW(close, "teardown; console and control socket clients"),
+	ALLOW(sendto, "console lines to a --serial unix-dgram: or syslog socket (send())"),
 	ALLOW(exit, "thread exit"),
 	ALLOW(exit_group, "process exit"),
 	IOCTL(TCSETS, "restoring the terminal (also from a fatal-signal handler)"),
@@ -100,6 +101,7 @@ static const struct sandbox_rule main_rules[] = {
 	ALLOW(epoll_pwait, "the main loop"),
 	ALLOW(epoll_ctl, "pausing and resuming stdin"),
 	ALLOW(timerfd_settime, "the --timeout timer"),
+	ALLOW(accept4, "clients of the --serial unix: socket and of the --socket control socket"),
 	IOCTL(KVM_IRQ_LINE, "console input raises the 16550's interrupt"),
 	IOCTL(KVM_SET_GSI_ROUTING, "none expected; kept for symmetry with device setup"),
 };

@@ -12,6 +12,7 @@ enum vm_stop_reason {
 	VM_STOP_USER,
 	VM_STOP_SETUP_FAILED,
 	VM_STOP_HARNESS, /* the harness has its verdict (or timed out) */
+	VM_STOP_CONTROL, /* `n90vmm stop` on the control socket (--socket) */
 };
 
 struct vm_stopper {

@@ -37,6 +37,8 @@ const char *vm_stop_reason_name(enum vm_stop_reason reason)
 		return "setup failed";
 	case VM_STOP_HARNESS:
 		return "harness finished";
+	case VM_STOP_CONTROL:
+		return "stopped through the control socket";
 	}
 	return "?";
 }
@@ -486,6 +488,8 @@ int vm_stop_exit_status(enum vm_stop_reason reason)
 		return EXIT_SETUP;
 	case VM_STOP_HARNESS:
 		return EXIT_POWEROFF; /* the harness decides the real status */
+	case VM_STOP_CONTROL:
+		return EXIT_POWEROFF; /* crosvm's `stop`: a requested, clean end */
 	case VM_STOP_KVM_ERROR:
 	case VM_RUNNING:
 		break;

@@ -46,6 +46,23 @@ for case in "reset 80" "reset-cf9 80" "triplefault 81" "hang 124"; do
 	boot "$name" "$2" --timeout 3 -c 1 -m 64 -p "action=$1" "$gdir/mb.bin" && ok "$name"
 done
 
+# The same endings in crosvm compatibility mode (`n90vmm run`, crosvm's exit statuses):
+# 0 power-off, 32 reset, 33 crash; 35 for a flag crosvm has and n90vmm refuses.
+for case in "poweroff 0 --cpus 1 --mem 64 -p action=poweroff" "reset 32 --cpus 1 --mem 64 -p action=reset" \
+	"triplefault 33 --cpus 1 --mem 64 -p action=triplefault" "invalid-args 35 --gpu backend=2d"; do
+	set -- $case
+	name=crosvm-exit-$1 want=$2
+	shift 2
+	"$n90" run "$@" "$gdir/mb.bin" </dev/null >"$tmp/$name.out" 2>&1
+	rc=$?
+	if [ "$rc" -eq "$want" ]; then
+		ok "$name"
+	else
+		bad "$name" "exit status $rc, expected $want"
+		sed 's/^/    | /' "$tmp/$name.out" | tail -5
+	fi
+done
+
 # --- virtio: the test guest's drivers against n90vmm's devices (tests/guest/README.md) ---------
 
 # compare NAME FILE: the normalised output must equal expected/FILE exactly.
