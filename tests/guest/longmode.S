@@ -5,7 +5,8 @@
  *  - GDT: 0x08 64-bit code, 0x10 32-bit code, 0x18 flat data.
  *  - Page tables: identity map of the first 4 GiB with 2 MiB pages
  *    (PML4 -> 1 PDPT -> 4 PDs).  No 1 GiB pages (not every hypervisor
- *    exposes them).  The 3..4 GiB range (LAPIC, IOAPIC, ...) is mapped
+ *    exposes them; they triple-fault on kvm-pvm), except in mb-1g.bin
+ *    (GUEST_1G_PAGES), the build for hosts with real KVM.  The 3..4 GiB range (LAPIC, IOAPIC, ...) is mapped
  *    PCD|PWT (uncached).
  *  - Stack, page tables and everything else live in .bss, which is zeroed
  *    here because not every loader does it.
@@ -42,6 +43,18 @@
 
 	mov	$(pdpt + PTE_P + PTE_RW), %eax
 	mov	%eax, pml4
+#ifdef GUEST_1G_PAGES
+	/* mb-1g.bin: four 1 GiB pages straight from the PDPT (needs CPUID PDPE1GB; without it
+	 * the first access faults and the guest triple-faults, which is all it can say). */
+	mov	$(PTE_P + PTE_RW + PTE_PS), %eax
+	mov	%eax, pdpt
+	mov	$(0x40000000 + PTE_P + PTE_RW + PTE_PS), %eax
+	mov	%eax, pdpt + 8
+	mov	$(0x80000000 + PTE_P + PTE_RW + PTE_PS), %eax
+	mov	%eax, pdpt + 16
+	mov	$(0xc0000000 + PTE_P + PTE_RW + PTE_PS + PTE_PCD + PTE_PWT), %eax
+	mov	%eax, pdpt + 24
+#else
 	mov	$(pd + PTE_P + PTE_RW), %eax
 	mov	$pdpt, %edi
 1:	mov	%eax, (%edi)
@@ -60,6 +73,7 @@
 	add	$8, %edi
 	cmp	$(pd + 4 * 0x1000), %edi
 	jne	2b
+#endif
 .endm
 
 	.section .text, "ax"

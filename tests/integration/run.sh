@@ -64,7 +64,8 @@ if kvm_usable; then
 else
 	echo "== /dev/kvm is not usable here: booting the test guests inside the rig's L1 VM"
 	adds=(--add "$n90:/n90/n90vmm" --add "$here/kvm-cases.sh:/n90/kvm-cases.sh")
-	for f in "$guests"/mb.bin "$guests"/mb.elf "$guests"/pvh.elf "$guests"/bzimage "$here"/expected/*.txt; do
+	for f in "$guests"/mb.bin "$guests"/mb-1g.bin "$guests"/mb.elf "$guests"/pvh.elf "$guests"/bzimage \
+		"$here"/expected/*.txt; do
 		adds+=(--add "$f:/n90/files/$(basename "$f")")
 	done
 	# A sanitizer build's options travel with it into L1.
@@ -102,15 +103,15 @@ done
 # checks and disk layout as kvm-cases.sh's starry-x86 case, which n90vmm must pass with
 # expect_leaf16=1 too (QEMU on an AMD host has no CPUID leaf 0x16, so it is not required
 # here). -nodefaults: no VGA, whose framebuffer BAR StarryOS's device window does not map.
-if [ -z "${N90VMM:-}" ]; then
-	name=qemu-starry-q35
+[ -n "${N90VMM:-}" ] || for g in mb.bin mb-1g.bin; do
+	name=qemu-starry-q35-$g
 	dd if=/dev/zero of="$tmp/starry.img" bs=512 count=2048 2>/dev/null
 	i=0
 	while [ $i -lt 32 ]; do printf 'host-sector-0002'; i=$((i + 1)); done |
 		dd of="$tmp/starry.img" bs=512 seek=2 conv=notrunc 2>/dev/null
 	if QEMU_MEM=1024 QEMU_EXTRA="-nodefaults -drive file=$tmp/starry.img,if=none,id=d0,format=raw
 		-device virtio-blk-pci,drive=d0,disable-legacy=on" TIMEOUT=120 "$root/tests/guest/compare-qemu.sh" \
-		"$guests/mb.bin" 4 "starry=1 expect_cpus=4 expect_mem_mb=1024 virtio=blk-pci-poll" "$tmp/qemu.out" \
+		"$guests/$g" 4 "starry=1 expect_cpus=4 expect_mem_mb=1024 virtio=blk-pci-poll" "$tmp/qemu.out" \
 		>/dev/null 2>"$tmp/qemu.err"; then
 		ok "$name"
 	else
@@ -118,7 +119,7 @@ if [ -z "${N90VMM:-}" ]; then
 		sed 's/^/    | /' "$tmp/qemu.out"
 		sed 's/^/    ! /' "$tmp/qemu.err" | tail -5
 	fi
-fi
+done
 
 echo "integration: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
