@@ -225,6 +225,38 @@ static int wait_irq_until(int (*done)(void *), void *arg, u8 device_vector)
 	return 0;
 }
 
+/* Halts until any interrupt, or for at most `lapic_ticks` of the LAPIC timer (one-shot on
+ * the watchdog vector). Call with interrupts off (cli) right after checking whatever the
+ * caller waits for; they are off again on return. */
+void irq_halt(u32 lapic_ticks)
+{
+	wr32(LAPIC_BASE + LAPIC_TIMER_DIV, 0xb); /* divide by 1 */
+	wr32(LAPIC_BASE + LAPIC_LVT_TIMER, WATCHDOG_VECTOR);
+	wr32(LAPIC_BASE + LAPIC_TIMER_INIT, lapic_ticks);
+	__asm__ volatile("sti; hlt; cli" ::: "memory");
+	wr32(LAPIC_BASE + LAPIC_TIMER_INIT, 0);
+}
+
+/*
+ * TSC frequency from the PIT: channel 2, mode 0, gate on through port 0x61, counting
+ * 1193182 / 20 ticks (50 ms); OUT2 (port 0x61 bit 5) rises when it ends (the method of
+ * Linux's pit_calibrate_tsc). Used on every monitor alike, unlike CPUID 0x15/0x16, which
+ * n90vmm fills but QEMU may not.
+ */
+u64 tsc_hz_from_pit(void)
+{
+	const u32 ticks = 1193182 / 20;
+	outb(0x61, (u8)((inb(0x61) & ~0x02) | 0x01));
+	outb(0x43, 0xb0); /* channel 2, lobyte/hibyte, mode 0, binary */
+	outb(0x42, (u8)ticks);
+	outb(0x42, (u8)(ticks >> 8));
+	u64 t0 = rdtsc();
+	while (!(inb(0x61) & 0x20))
+		if (rdtsc() - t0 > 100000000000ull)
+			return 0;
+	return (rdtsc() - t0) * 20;
+}
+
 /* ------------------------------------------------------------------ */
 /* Discovery                                                           */
 /* ------------------------------------------------------------------ */
@@ -558,12 +590,31 @@ int vq_wait(struct vq *vq, u32 *id, u32 *len, u64 max_cycles)
 			else
 				pause();
 	}
+	vq_pop(vq, id, len);
+	return 0;
+}
+
+/* Takes the next used element if there is one (1), without waiting (0: none). */
+int vq_pop(struct vq *vq, u32 *id, u32 *len)
+{
+	if (!used_moved(vq))
+		return 0;
 	mb(); /* the element after the index that published it */
 	u64 e = (u64)vq->used + 4 + 8ull * (vq->used_seen % vq->size);
 	*id = rd32(e);
 	*len = rd32(e + 4);
 	vq->used_seen++;
-	return 0;
+	return 1;
+}
+
+/* §2.7.10: without VIRTIO_F_EVENT_IDX the device asks for no notifications by setting
+ * VIRTQ_USED_F_NO_NOTIFY; a driver may then skip them (it is only a hint, so skipping is
+ * never required). */
+void vq_kick(struct vq *vq)
+{
+	mb();
+	if (!(rd16((u64)vq->used) & 1))
+		vq_notify(vq);
 }
 
 /* ------------------------------------------------------------------ */
@@ -575,13 +626,14 @@ const char *transport_name(const struct vdev *d)
 	return d->t == T_PCI ? "pci" : "mmio";
 }
 
-/* virtio=DEV-TRANSPORT-MODE, DEV blk|con, TRANSPORT pci|mmio, MODE poll|irq. */
+/* virtio=DEV-TRANSPORT-MODE, DEV blk|con|net, TRANSPORT pci|mmio, MODE poll|irq. */
 static int parse_mode(struct vmode *m)
 {
 	const char *v = cmdline_value("virtio=");
 	if (!v)
 		return 0;
-	m->dev = starts_with(v, "blk-") ? VIRTIO_ID_BLOCK : starts_with(v, "con-") ? VIRTIO_ID_CONSOLE : 0;
+	m->dev = starts_with(v, "blk-") ? VIRTIO_ID_BLOCK : starts_with(v, "con-") ? VIRTIO_ID_CONSOLE
+		: starts_with(v, "net-") ? VIRTIO_ID_NET : 0;
 	v += 4;
 	m->t = starts_with(v, "pci-") ? T_PCI : T_MMIO;
 	if (!m->dev || (!starts_with(v, "pci-") && !starts_with(v, "mmio-")))
@@ -608,7 +660,7 @@ void virtio_main(void)
 	if (r == 0)
 		return;
 	if (r < 0) {
-		report("virtio", "bad virtio= value (DEV-TRANSPORT-MODE: blk|con, pci|mmio, poll|irq)");
+		report("virtio", "bad virtio= value (DEV-TRANSPORT-MODE: blk|con|net, pci|mmio, poll|irq)");
 		return;
 	}
 	if (m.t == T_PCI)
@@ -623,12 +675,15 @@ void virtio_main(void)
 	if (m.irq)
 		lapic_enable();
 	if (!vdev_find(&m, 0)) {
-		report("virtio", failf("no virtio-%s device on %s", m.dev == VIRTIO_ID_BLOCK ? "blk" : "console",
+		report("virtio", failf("no virtio-%s device on %s",
+				       m.dev == VIRTIO_ID_BLOCK ? "blk" : m.dev == VIRTIO_ID_NET ? "net" : "console",
 				       m.t == T_PCI ? "pci" : "mmio"));
 		return;
 	}
 	const char *bench = cmdline_value("bench=");
-	if (bench)
+	if (m.dev == VIRTIO_ID_NET)
+		net_main(&m, bench);
+	else if (bench)
 		blk_bench(&m, bench);
 	else if (cmdline_has("hostile"))
 		hostile_main(&m);

@@ -7,6 +7,7 @@
 
 #include "guest.h"
 
+#define VIRTIO_ID_NET 1
 #define VIRTIO_ID_BLOCK 2
 #define VIRTIO_ID_CONSOLE 3
 
@@ -94,7 +95,11 @@ u16 vq_post(struct vq *vq, u32 slot, const struct vbuf *b, u32 n, int indirect);
 void vq_publish(struct vq *vq, u16 head);
 void vq_notify(struct vq *vq);
 int vq_wait(struct vq *vq, u32 *id, u32 *len, u64 max_cycles);
+int vq_pop(struct vq *vq, u32 *id, u32 *len);
+void vq_kick(struct vq *vq);
 u16 vq_used_idx(struct vq *vq);
+void irq_halt(u32 lapic_ticks);
+u64 tsc_hz_from_pit(void);
 /* Completions seen in interrupt mode without their device interrupt (virtio.c watchdog). */
 extern u32 lost_interrupts;
 
@@ -118,6 +123,9 @@ void blk_bench(const struct vmode *m, const char *what);
 
 /* virtio_console.c */
 void console_main(const struct vmode *m);
+
+/* virtio_net.c */
+void net_main(const struct vmode *m, const char *bench);
 
 /* hostile.c */
 void hostile_main(const struct vmode *m);

@@ -221,26 +221,6 @@ void blk_main(const struct vmode *m)
 /* bench=randread|randwrite                                            */
 /* ------------------------------------------------------------------ */
 
-/*
- * TSC frequency from the PIT: channel 2, mode 0, gate on through port 0x61, counting
- * 1193182 / 20 ticks (50 ms); OUT2 (port 0x61 bit 5) rises when it ends (the method of
- * Linux's pit_calibrate_tsc). Used on every monitor alike, unlike CPUID 0x15/0x16, which
- * n90vmm fills but QEMU may not.
- */
-static u64 tsc_hz_from_pit(void)
-{
-	const u32 ticks = 1193182 / 20;
-	outb(0x61, (u8)((inb(0x61) & ~0x02) | 0x01));
-	outb(0x43, 0xb0); /* channel 2, lobyte/hibyte, mode 0, binary */
-	outb(0x42, (u8)ticks);
-	outb(0x42, (u8)(ticks >> 8));
-	u64 t0 = rdtsc();
-	while (!(inb(0x61) & 0x20))
-		if (rdtsc() - t0 > 100000000000ull)
-			return 0;
-	return (rdtsc() - t0) * 20;
-}
-
 static u64 rng_state = 0x9e3779b97f4a7c15ull;
 static u64 rng(void)
 {
