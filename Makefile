@@ -11,7 +11,7 @@ SANITIZE_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -f
 # Debian packages the build, the tests and the system-test rig need (`make deps`).
 DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-dev \
 	libcriterion-dev clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio e2fsprogs kmod zstd xz-utils \
-	iproute2 procps lz4 python3 mmdebstrap
+	iproute2 iputils-ping procps lz4 python3 mmdebstrap
 
 VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/x86_64/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c) $(wildcard harness/*.c)
 LIB_SRCS := $(filter-out vmm/main.c,$(VMM_SRCS))
@@ -23,7 +23,7 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/obj/%.o)
 .PHONY: fuzz sanitize all guests run bench test unit-test integration-test system-test install clean deps help \
 	board-rootfs board-test board-security-test
 
-all: $(O)/n90vmm guests
+all: $(O)/n90vmm guests $(O)/nettest
 
 $(O)/n90vmm: $(VMM_OBJS)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -34,6 +34,11 @@ $(O)/obj/%.o: %.c
 
 guests:
 	$(MAKE) -C tests/guest O=$(abspath $(O))/guest
+
+# The host half of the virtio-net tests (tests/integration/net-cases.sh, tests/bench).
+$(O)/nettest: tests/integration/nettest.c tests/guest/nettest.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -o $@ $<
 
 $(O)/unit-tests: $(UNIT_OBJS) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)

@@ -191,6 +191,7 @@ static void msix_route(struct vdev *d, u32 entry, u8 vector)
 #define WATCHDOG_VECTOR (IRQ_VECTOR_BASE + IRQ_VECTORS - 1)
 #define LAPIC_LVT_TIMER 0x320
 #define LAPIC_TIMER_INIT 0x380
+#define LAPIC_TIMER_CUR 0x390
 #define LAPIC_TIMER_DIV 0x3e0
 #define WATCHDOG_TICKS 400 /* x 50 M LAPIC ticks: 20 s at KVM's 1 GHz LAPIC clock */
 
@@ -238,12 +239,16 @@ void irq_halt(u32 lapic_ticks)
 }
 
 /*
- * TSC frequency from the PIT: channel 2, mode 0, gate on through port 0x61, counting
+ * TSC frequency, the same way on every monitor (unlike CPUID 0x15/0x16, which n90vmm fills
+ * but QEMU may not). First the PIT: channel 2, mode 0, gate on through port 0x61, counting
  * 1193182 / 20 ticks (50 ms); OUT2 (port 0x61 bit 5) rises when it ends (the method of
- * Linux's pit_calibrate_tsc). Used on every monitor alike, unlike CPUID 0x15/0x16, which
- * n90vmm fills but QEMU may not.
+ * Linux's pit_calibrate_tsc). A machine without port 0x61 (QEMU microvm) reads OUT2 high at
+ * once: then the LAPIC timer, which counts at 1 GHz with divide-by-1 on KVM and QEMU alike,
+ * over 50 M ticks, masked. 0 if neither gives a plausible figure.
  */
-u64 tsc_hz_from_pit(void)
+#define TSC_HZ_MIN 100000000ull /* below 100 MHz the source is not a working clock */
+
+static u64 tsc_hz_pit(void)
 {
 	const u32 ticks = 1193182 / 20;
 	outb(0x61, (u8)((inb(0x61) & ~0x02) | 0x01));
@@ -251,10 +256,37 @@ u64 tsc_hz_from_pit(void)
 	outb(0x42, (u8)ticks);
 	outb(0x42, (u8)(ticks >> 8));
 	u64 t0 = rdtsc();
+	if (inb(0x61) & 0x20)
+		return 0; /* OUT2 already high: no PIT gate here */
 	while (!(inb(0x61) & 0x20))
 		if (rdtsc() - t0 > 100000000000ull)
 			return 0;
 	return (rdtsc() - t0) * 20;
+}
+
+static u64 tsc_hz_lapic(void)
+{
+	lapic_enable();
+	wr32(LAPIC_BASE + LAPIC_TIMER_DIV, 0xb);                   /* divide by 1 */
+	wr32(LAPIC_BASE + LAPIC_LVT_TIMER, WATCHDOG_VECTOR | 0x10000); /* masked */
+	wr32(LAPIC_BASE + LAPIC_TIMER_INIT, 0xffffffffu);
+	u32 c0 = rd32(LAPIC_BASE + LAPIC_TIMER_CUR);
+	u64 t0 = rdtsc();
+	while (c0 - rd32(LAPIC_BASE + LAPIC_TIMER_CUR) < 50000000u)
+		if (rdtsc() - t0 > 100000000000ull)
+			break;
+	u64 t1 = rdtsc();
+	u32 passed = c0 - rd32(LAPIC_BASE + LAPIC_TIMER_CUR);
+	wr32(LAPIC_BASE + LAPIC_TIMER_INIT, 0);
+	return passed ? (t1 - t0) * 1000000000ull / passed : 0;
+}
+
+u64 tsc_hz(void)
+{
+	u64 hz = tsc_hz_pit();
+	if (hz < TSC_HZ_MIN)
+		hz = tsc_hz_lapic();
+	return hz < TSC_HZ_MIN ? 0 : hz;
 }
 
 /* ------------------------------------------------------------------ */

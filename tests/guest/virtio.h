@@ -99,7 +99,7 @@ int vq_pop(struct vq *vq, u32 *id, u32 *len);
 void vq_kick(struct vq *vq);
 u16 vq_used_idx(struct vq *vq);
 void irq_halt(u32 lapic_ticks);
-u64 tsc_hz_from_pit(void);
+u64 tsc_hz(void);
 /* Completions seen in interrupt mode without their device interrupt (virtio.c watchdog). */
 extern u32 lost_interrupts;
 

@@ -253,7 +253,7 @@ void blk_bench(const struct vmode *m, const char *what)
 		report("bench", err ? err : "disk smaller than 8 KiB");
 		return;
 	}
-	u64 hz = tsc_hz_from_pit();
+	u64 hz = tsc_hz();
 	u64 blocks = cap / 8, errors = 0, done = 0, issued = 0;
 	for (u32 s = 0; s < VQ_MAX_SLOTS; s++)
 		memset(bench_data[s], (int)s, 4096);
@@ -284,6 +284,6 @@ void blk_bench(const struct vmode *m, const char *what)
 		write ? "randwrite" : "randread", transport_name(d), done, (u64)qd, errors, hz, usec,
 		usec ? done * 1000000 / usec : 0);
 	report("bench", done != (u64)n ? failf("%lu of %ld requests completed", done, n)
-			: errors ? failf("%lu requests failed", errors) : hz ? 0 : "PIT channel 2 never counted down");
+			: errors ? failf("%lu requests failed", errors) : hz ? 0 : "no TSC frequency from the PIT or the LAPIC timer");
 	vdev_set_status(d, 0);
 }

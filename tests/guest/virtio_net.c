@@ -652,9 +652,9 @@ void net_main(const struct vmode *m, const char *bench)
 		report("net-config", cfg_err);
 		return;
 	}
-	hz = tsc_hz_from_pit();
+	hz = tsc_hz();
 	if (!hz) {
-		report("net-start", "PIT channel 2 never counted down (no TSC frequency for timeouts)");
+		report("net-start", "no TSC frequency from the PIT or the LAPIC timer (needed for timeouts)");
 		return;
 	}
 	const char *err = net_start(dev);
