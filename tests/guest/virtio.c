@@ -704,8 +704,13 @@ void virtio_main(void)
 		devs[i].vector = (u8)(IRQ_VECTOR_BASE + i);
 		irq_owner[i] = &devs[i];
 	}
-	if (m.irq)
+	if (m.irq) {
+		/* Only our vectors may arrive while halted: firmware (SeaBIOS on QEMU q35) leaves the
+		 * 8259s unmasked with IRQ0 at vector 8, which would look like a double fault. */
+		outb(0x21, 0xff);
+		outb(0xa1, 0xff);
 		lapic_enable();
+	}
 	if (!vdev_find(&m, 0)) {
 		report("virtio", failf("no virtio-%s device on %s",
 				       m.dev == VIRTIO_ID_BLOCK ? "blk" : m.dev == VIRTIO_ID_NET ? "net" : "console",
