@@ -137,7 +137,7 @@ void cli_print_help(void)
 void cli_print_features(void)
 {
 	static const char *const features[] = {
-		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc", "virtio-mmio", "virtio-pci", "pci-intx", "virtio-blk", "virtio-console", "harness", "crosvm-cli", "seccomp",
+		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc", "virtio-mmio", "virtio-pci", "pci-intx", "virtio-blk", "virtio-console", "virtio-net", "harness", "crosvm-cli", "seccomp",
 	};
 	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
 		printf("%s\n", features[i]);

@@ -502,11 +502,6 @@ int main(int argc, char **argv)
 		break;
 	}
 parsed:
-	if (cfg.nnets > 0) {
-		/* Parsed and validated, but no device model behind it in this build. */
-		fprintf(stderr, "n90vmm: --net: virtio-net is not built into this binary\n");
-		return cfg.crosvm_exit_codes ? CROSVM_EXIT_INVALID_ARGS : EXIT_USAGE;
-	}
 	if (cfg.verbose)
 		log_threshold = LOG_DEBUG;
 	sandbox_mode = cfg.sandbox;

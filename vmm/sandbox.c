@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
 #include <stddef.h>
@@ -79,6 +80,9 @@ static const struct sandbox_rule vcpu_rules[] = {
 	ALLOW(fdatasync, "virtio-blk flush on a user-space notify"),
 	ALLOW(fallocate, "virtio-blk discard on a user-space notify"),
 	ALLOW(pwrite64, "virtio-blk write-zeroes fallback on a user-space notify"),
+	ALLOW(readv, "virtio-net receive into guest buffers when the guest posts some (user-space notify)"),
+	ALLOW(writev, "virtio-net transmit on a user-space notify"),
+	IOCTL(TUNSETOFFLOAD, "virtio-net: the guest's receive offloads, programmed when its driver starts"),
 	IOCTL(KVM_GET_REGS, "register dump on a guest crash"),
 	IOCTL(KVM_GET_SREGS, "register dump on a guest crash"),
 	IOCTL(KVM_IRQ_LINE, "legacy device interrupts (16550)"),
@@ -94,6 +98,8 @@ static const struct sandbox_rule io_rules[] = {
 	ALLOW(fdatasync, "virtio-blk flush"),
 	ALLOW(fallocate, "virtio-blk discard and write-zeroes"),
 	ALLOW(pwrite64, "virtio-blk write-zeroes fallback"),
+	ALLOW(readv, "virtio-net receive: tap frames straight into guest buffers"),
+	ALLOW(writev, "virtio-net transmit: guest buffers straight to the tap"),
 };
 
 static const struct sandbox_rule main_rules[] = {

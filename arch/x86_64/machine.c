@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -134,10 +135,10 @@ int arch_vm_init(struct vm *vm)
 	return 0;
 }
 
-/* Virtio devices in attach order: the disks, then the console when it is virtio. */
+/* Virtio devices in attach order: the disks, the NICs, then the console when it is virtio. */
 static unsigned int virtio_device_count(const struct vm_config *cfg)
 {
-	return cfg->ndisks + (cfg->console == CONSOLE_VIRTIO);
+	return cfg->ndisks + cfg->nnets + (cfg->console == CONSOLE_VIRTIO);
 }
 
 /* Linux finds virtio-mmio devices in the DSDT (kernels built without
@@ -168,6 +169,13 @@ int arch_load_kernel(struct vm *vm, const uint8_t *kernel, size_t kernel_size, c
 		     size_t initrd_size)
 {
 	struct arch_vm *a = vm->arch;
+	/* virtio-mmio gives each device its own interrupt pin, and the profile has a fixed set. */
+	unsigned int max_mmio = sizeof(a->profile->virtio_mmio_gsis) / sizeof(a->profile->virtio_mmio_gsis[0]);
+	if (vm->cfg->transport == VIRTIO_TRANSPORT_MMIO && virtio_device_count(vm->cfg) > max_mmio) {
+		fprintf(stderr, "n90vmm: --virtio-transport mmio: at most %u virtio devices (%u asked for)\n", max_mmio,
+			virtio_device_count(vm->cfg));
+		return EXIT_USAGE;
+	}
 	if (build_cmdline(vm, x86_detect_format(kernel, kernel_size)))
 		return EXIT_SETUP;
 	struct x86_mmio_device mmio[X86_MAX_VIRTIO];
@@ -214,6 +222,48 @@ static void irq_line_kvm(void *opaque, unsigned int gsi, int level)
 		log_debug("KVM_IRQ_LINE %u=%d failed: %s", gsi, level, strerror(errno));
 }
 
+static int tap_offloads(void *opaque, unsigned int offloads)
+{
+	return tap_set_offloads(opaque, offloads);
+}
+
+/* The NIC's tap, opened or created now (before the sandbox), and its device model. */
+static int open_nic(struct vm *vm, unsigned int i)
+{
+	struct arch_vm *a = vm->arch;
+	const struct net_config *nc = &vm->cfg->nets[i];
+	struct tap *tap = &a->taps[i];
+	char err[160];
+	int ret;
+	if (nc->tap_name)
+		ret = tap_open(tap, nc->tap_name, err, sizeof(err));
+	else if (nc->tap_fd >= 0)
+		ret = tap_adopt_fd(tap, nc->tap_fd, err, sizeof(err));
+	else
+		ret = tap_create(tap, nc->host_ip, nc->netmask, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "n90vmm: --net: %s\n", err);
+		return ret == -ENOENT || ret == -ENODEV ? EXIT_NO_INPUT : ret == -EPERM ? EXIT_NO_PERMISSION : EXIT_SETUP;
+	}
+	/* Without mac=, a locally administered address that names the NIC (02:6e:39:30 "n90"). */
+	uint8_t mac[6] = { 0x02, 0x6e, 0x39, 0x30, 0x00, (uint8_t)i };
+	if (nc->has_mac)
+		memcpy(mac, nc->mac, sizeof(mac));
+	struct virtio_net_backend backend = { tap->fd, tap->offloads, tap_offloads, tap };
+	virtio_net_init(&a->nets[i], &vm->mem, mac, backend);
+	a->nnets++;
+	a->virtio[a->nvirtio++] = &a->nets[i].dev;
+	log_debug("virtio-net %u: tap %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, tap offloads 0x%x", i, tap->name, mac[0],
+		  mac[1], mac[2], mac[3], mac[4], mac[5], tap->offloads);
+	return 0;
+}
+
+static void nic_readable(void *opaque, uint32_t events)
+{
+	(void)events;
+	virtio_net_backend_readable(opaque);
+}
+
 int arch_open_backends(struct vm *vm)
 {
 	struct arch_vm *a = vm->arch;
@@ -226,6 +276,11 @@ int arch_open_backends(struct vm *vm)
 												 : EXIT_SETUP;
 		a->ndisks++;
 		a->virtio[a->nvirtio++] = &a->disks[i].dev;
+	}
+	for (unsigned int i = 0; i < cfg->nnets; i++) {
+		int ret = open_nic(vm, i);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -269,6 +324,15 @@ static int create_virtio_devices(struct vm *vm, struct console *console)
 		struct virtio_console_sink sink = { virtio_console_write, console_rx_ready, console };
 		virtio_console_init(&a->vconsole, &vm->mem, sink);
 		a->virtio[a->nvirtio++] = &a->vconsole.dev;
+	}
+	/* Edge-triggered: the device reads until the tap is empty or the guest is out of
+	 * buffers, and resumes on the guest's notify, so a starved NIC costs no wake-ups. */
+	for (unsigned int i = 0; i < a->nnets; i++) {
+		int ret = event_loop_add(vm->host.loop, a->taps[i].fd, EPOLLIN | EPOLLET, nic_readable, &a->nets[i]);
+		if (ret < 0) {
+			log_err("virtio-net %u: cannot watch tap %s: %s", i, a->taps[i].name, strerror(-ret));
+			return ret;
+		}
 	}
 	if (vm->cfg->transport == VIRTIO_TRANSPORT_PCI)
 		return create_pci_devices(vm);
@@ -344,10 +408,11 @@ void arch_print_stats(const struct vm *vm)
 	for (unsigned int i = 0; i < a->nvirtio; i++) {
 		const struct virtio_stats *s = &a->virtio[i]->stats;
 		fprintf(stderr,
-			"stats: %s%u notifies=%llu interrupts=%llu requests=%llu read=%llu written=%llu errors=%llu\n",
+			"stats: %s%u notifies=%llu interrupts=%llu requests=%llu read=%llu written=%llu errors=%llu "
+			"dropped=%llu\n",
 			a->virtio[i]->name, i, (unsigned long long)s->notifies, (unsigned long long)s->interrupts,
 			(unsigned long long)s->requests, (unsigned long long)s->bytes_read,
-			(unsigned long long)s->bytes_written, (unsigned long long)s->errors);
+			(unsigned long long)s->bytes_written, (unsigned long long)s->errors, (unsigned long long)s->dropped);
 	}
 }
 
@@ -361,6 +426,8 @@ void arch_vm_destroy(struct vm *vm)
 			serial_destroy(&a->uarts[i]);
 	for (unsigned int i = 0; i < a->ndisks; i++)
 		virtio_blk_destroy(&a->disks[i]);
+	for (unsigned int i = 0; i < a->nnets; i++)
+		tap_close(&a->taps[i]);
 	free(a->supported_cpuid);
 	free(a->cmdline);
 	free(a);

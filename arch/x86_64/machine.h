@@ -11,7 +11,9 @@
 #include "../../devices/virtio/blk.h"
 #include "../../devices/virtio/console.h"
 #include "../../devices/virtio/mmio.h"
+#include "../../devices/virtio/net.h"
 #include "../../devices/virtio/pci.h"
+#include "../../vmm/tap.h"
 #include "../arch.h"
 #include "boot.h"
 #include "cpuid.h"
@@ -22,7 +24,7 @@
 #define X86_TSS_ADDR 0xfffbd000u
 #define X86_IDENTITY_MAP_ADDR 0xfffbc000u
 
-#define X86_MAX_VIRTIO (CONFIG_MAX_DISKS + 1)
+#define X86_MAX_VIRTIO (CONFIG_MAX_DISKS + CONFIG_MAX_NICS + 1)
 
 struct arch_vm {
 	const struct x86_profile *profile;
@@ -39,8 +41,11 @@ struct arch_vm {
 
 	unsigned int ndisks;
 	struct virtio_blk disks[CONFIG_MAX_DISKS];
+	unsigned int nnets;
+	struct virtio_net nets[CONFIG_MAX_NICS];
+	struct tap taps[CONFIG_MAX_NICS];
 	struct virtio_console vconsole;
-	/* Every virtio device in attach order (disks, then the console) and its transport. */
+	/* Every virtio device in attach order (disks, NICs, then the console) and its transport. */
 	unsigned int nvirtio;
 	struct virtio_dev *virtio[X86_MAX_VIRTIO];
 	struct virtio_mmio mmio[X86_MAX_VIRTIO];

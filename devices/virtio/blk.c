@@ -29,31 +29,6 @@
 #define CFG_MAX_WRITE_ZEROES_SEG 52
 #define CFG_WRITE_ZEROES_MAY_UNMAP 56
 
-/* Builds an iovec for `len` bytes of the chain's readable (write=false) or writable part,
- * starting `offset` bytes into it. Returns the iovec count, or -1 if the part is shorter. */
-static int chain_iov(const struct virtq_chain *c, bool writable, uint64_t offset, uint64_t len, struct iovec *iov,
-		     int max)
-{
-	unsigned int first = writable ? c->nread : 0, count = writable ? c->nwrite : c->nread;
-	int n = 0;
-	for (unsigned int i = first; i < first + count && len; i++) {
-		const struct virtq_seg *s = &c->segs[i];
-		if (offset >= s->len) {
-			offset -= s->len;
-			continue;
-		}
-		if (n == max)
-			return -1;
-		uint64_t take = s->len - offset < len ? s->len - offset : len;
-		iov[n].iov_base = s->hva + offset;
-		iov[n].iov_len = take;
-		n++;
-		len -= take;
-		offset = 0;
-	}
-	return len ? -1 : n;
-}
-
 /* preadv/pwritev until done; short reads past EOF read as zeros. */
 static int blk_rw(struct virtio_blk *blk, bool write, struct iovec *iov, int iovcnt, uint64_t pos)
 {
@@ -103,7 +78,7 @@ static uint8_t blk_readwrite(struct virtio_blk *blk, const struct virtq_chain *c
 		return VIRTIO_BLK_S_IOERR;
 	if (len == 0)
 		return VIRTIO_BLK_S_OK;
-	int n = chain_iov(c, !write, write ? HEADER_LEN : 0, len, iov, VIRTQ_MAX_CHAIN);
+	int n = virtq_chain_iov(c, !write, write ? HEADER_LEN : 0, len, iov, VIRTQ_MAX_CHAIN);
 	if (n < 0)
 		return VIRTIO_BLK_S_IOERR;
 	int ret = blk_rw(blk, write, iov, n, sector * VIRTIO_BLK_SECTOR);

@@ -54,6 +54,7 @@ struct virtio_transport {
 
 struct virtio_stats {
 	uint64_t notifies, interrupts, requests, bytes_read, bytes_written, errors;
+	uint64_t dropped; /* frames a network device could not deliver (no buffers, too big, backend full) */
 };
 
 struct virtio_dev {

@@ -180,14 +180,30 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 	}
 }
 
-void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
+void virtq_unpop(struct virtq *q, uint16_t count)
+{
+	q->last_avail_idx = (uint16_t)(q->last_avail_idx - count);
+}
+
+void virtq_fill(struct virtq *q, uint16_t pos, uint16_t head, uint32_t written)
 {
 	struct virtq_used_elem elem = { .id = head, .len = written };
-	memcpy(q->used + USED_RING_OFFSET + (q->used_idx % q->size) * sizeof(elem), &elem, sizeof(elem));
-	/* The element must be visible before the index that publishes it (§2.7.8). */
+	uint16_t slot = (uint16_t)(q->used_idx + pos) % q->size;
+	memcpy(q->used + USED_RING_OFFSET + slot * sizeof(elem), &elem, sizeof(elem));
+}
+
+void virtq_publish(struct virtq *q, uint16_t count)
+{
+	/* The elements must be visible before the index that publishes them (§2.7.8). */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	q->used_idx++;
+	q->used_idx = (uint16_t)(q->used_idx + count);
 	ring_store16(q->used + 2, q->used_idx);
+}
+
+void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
+{
+	virtq_fill(q, 0, head, written);
+	virtq_publish(q, 1);
 }
 
 bool virtq_should_signal(struct virtq *q)
@@ -250,4 +266,32 @@ uint64_t virtq_chain_read(const struct virtq_chain *c, uint64_t offset, void *ds
 uint64_t virtq_chain_write(const struct virtq_chain *c, uint64_t offset, const void *src, uint64_t len)
 {
 	return chain_copy(c, c->nread, c->nwrite, offset, (uint8_t *)src, len, true);
+}
+
+int virtq_chain_iov(const struct virtq_chain *c, bool writable, uint64_t offset, uint64_t len, struct iovec *iov,
+		    int max)
+{
+	unsigned int first = writable ? c->nread : 0, count = writable ? c->nwrite : c->nread;
+	int n = 0;
+	for (unsigned int i = first; i < first + count && len; i++) {
+		const struct virtq_seg *s = &c->segs[i];
+		if (offset >= s->len) {
+			offset -= s->len;
+			continue;
+		}
+		if (n == max)
+			return -1;
+		uint64_t take = s->len - offset < len ? s->len - offset : len;
+		iov[n].iov_base = s->hva + offset;
+		iov[n].iov_len = take;
+		n++;
+		len -= take;
+		offset = 0;
+	}
+	return len ? -1 : n;
+}
+
+uint64_t virtq_chain_peek_written(const struct virtq_chain *c, uint64_t offset, void *dst, uint64_t len)
+{
+	return chain_copy(c, c->nread, c->nwrite, offset, dst, len, false);
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "../../vmm/guest_mem.h"
 
@@ -93,6 +94,14 @@ enum virtq_error virtq_enable(struct virtq *q);
 int virtq_pop(struct virtq *q, struct virtq_chain *chain);
 /* Returns a chain to the driver with `written` bytes of device output. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written);
+/* The same in two steps, for a frame spread over several chains (mergeable receive buffers:
+ * the driver must see all of them at once): virtq_fill writes the used element `pos` places
+ * after the last published one, virtq_publish makes `count` filled elements visible. */
+void virtq_fill(struct virtq *q, uint16_t pos, uint16_t head, uint32_t written);
+void virtq_publish(struct virtq *q, uint16_t count);
+/* Gives back the last `count` chains taken with virtq_pop, unused: they are the device's
+ * until it marks them used, so taking them again later is allowed (§2.7.13). */
+void virtq_unpop(struct virtq *q, uint16_t count);
 /* After pushing a batch: must the driver be interrupted (§2.7.7, event index rules)? */
 bool virtq_should_signal(struct virtq *q);
 /* Before waiting for the next notify: tell the driver which avail index to notify at, and
@@ -103,5 +112,12 @@ bool virtq_enable_notify(struct virtq *q);
  * inside that part of the chain. Return bytes copied. */
 uint64_t virtq_chain_read(const struct virtq_chain *c, uint64_t offset, void *dst, uint64_t len);
 uint64_t virtq_chain_write(const struct virtq_chain *c, uint64_t offset, const void *src, uint64_t len);
+/* Reads back from the writable part (what the device, or a kernel readv, put there). */
+uint64_t virtq_chain_peek_written(const struct virtq_chain *c, uint64_t offset, void *dst, uint64_t len);
+/* An iovec for `len` bytes of the readable (writable=false) or writable part, from `offset`
+ * bytes into it: for preadv/readv/writev straight between guest memory and a file. Returns
+ * the iovec count, or -1 when the part is shorter or needs more than `max` entries. */
+int virtq_chain_iov(const struct virtq_chain *c, bool writable, uint64_t offset, uint64_t len, struct iovec *iov,
+		    int max);
 
 #endif

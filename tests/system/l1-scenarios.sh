@@ -1,9 +1,11 @@
 #!/bin/sh
 # Runs the rig's scenarios inside L1 (busybox sh), one n90vmm boot of Debian's kernel each,
 # and prints one verdict line per scenario:  SCENARIO <name> <pass|FAIL|not-built> <seconds>
-# usage: l1-scenarios.sh DIR   (DIR holds n90vmm, vmlinuz, vmlinux, l2.cpio.gz, rootfs.ext4,
-#                               e2fsck, debugfs)
+# usage: l1-scenarios.sh DIR [NAME...]  (DIR holds n90vmm, vmlinuz, vmlinux, l2.cpio.gz,
+#                               rootfs.ext4, e2fsck, debugfs; NAMEs: run only those scenarios)
 d=$1
+shift
+only=" $* "
 cd "$d" || exit 1
 features=$(./n90vmm --features 2>/dev/null)
 base="console=ttyS0 panic=-1 quiet"
@@ -18,6 +20,7 @@ verdict() { # NAME VERDICT START
 scenario() {
 	name=$1
 	shift
+	[ "$only" = "  " ] || case $only in *" $name "*) ;; *) return ;; esac
 	for f in "$@"; do
 		if ! has "$f"; then
 			echo "SCENARIO $name not-built 0"
@@ -221,6 +224,44 @@ run_crosvm_runner() {
 	rc=$?
 	cat bad.txt
 	[ $rc -eq 35 ] && grep -q 'no-such-flag' bad.txt
+}
+
+# wait_for FILE PATTERN SECONDS
+wait_for() {
+	i=0
+	while [ $i -lt $(($3 * 10)) ] && ! grep -q "$2" "$1"; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	grep -q "$2" "$1"
+}
+
+# virtio-net on a tap that n90vmm creates and configures itself (crosvm's host-ip form):
+# ping both ways, and a 4 MiB random file each way over HTTP, compared by md5.
+run_virtio_net_tap() {
+	rm -rf www && mkdir www
+	dd if=/dev/urandom of=www/blob bs=64k count=64 2>/dev/null
+	want=$(md5sum <www/blob | cut -d' ' -f1)
+	httpd -f -p 8080 -h "$PWD/www" &
+	web=$!
+	boot --stats --net host-ip=10.0.2.1,netmask=255.255.255.252,mac=02:00:0a:00:02:02 \
+		-p "$base scenario=net" -i l2.cpio.gz vmlinuz >out.txt 2>&1 &
+	vm=$!
+	ok=1
+	wait_for out.txt L2-TX-READY 120 || ok=0
+	ping -c 3 -W 5 10.0.2.2 && hping=1 || hping=0
+	wget -q -O got http://10.0.2.2:8080/blob
+	got=$(md5sum <got | cut -d' ' -f1)
+	touch www/go
+	wait $vm
+	rc=$?
+	kill $web
+	cat out.txt
+	sent=$(sed -n 's/.*L2-TX-READY \([0-9a-f]*\).*/\1/p' out.txt | head -n 1)
+	echo "host->L2 want $want; L2->host sent $sent got $got; host ping $hping; exit $rc"
+	[ $ok -eq 1 ] && [ $rc -eq 0 ] && [ $hping -eq 1 ] && grep -q 'L2-PING-OK' out.txt &&
+		grep -q "L2-RX-MD5 $want" out.txt && [ -n "$sent" ] && [ "$sent" = "$got" ] &&
+		grep -q 'L2-NET-UP 02:00:0a:00:02:02' out.txt && grep -q 'L2-NET-DONE' out.txt
 }
 
 scenario linux-bzimage-initrd bzimage

@@ -42,14 +42,16 @@ if [ ! -f "$base" ] || [ "$base" -ot "$0" ] || [ "$base" -ot "$root/tests/system
 	mkdir -p "$b"/{bin,dev,proc,sys,tmp,l1,lib/modules}
 	cp /bin/busybox "$b/bin/busybox"
 	gcc -static -O2 -Wall -Wextra -Werror -o "$b/bin/l1-exit" "$root/tests/system/l1-exit.c"
-	for m in virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd arch/x86/kvm/kvm-intel; do
+	for m in virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd arch/x86/kvm/kvm-intel drivers/net/tun; do
 		cp "$kdir/modules/kernel/$m.ko" "$b/lib/modules/"
 	done
 	cat >"$b/init" <<'EOT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev; mount -t tmpfs tmp /tmp
-for m in irqbypass kvm kvm-amd kvm-intel; do insmod /lib/modules/$m.ko 2>/dev/null; done
+# tun: the taps of virtio-net scenarios and tests
+for m in irqbypass kvm kvm-amd kvm-intel tun; do insmod /lib/modules/$m.ko 2>/dev/null; done
+ip link set lo up
 report() { # hand the status to QEMU's isa-debug-exit at port 0xf4
 	echo "L1-STATUS=$1"
 	l1-exit "$1"

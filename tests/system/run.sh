@@ -3,6 +3,7 @@
 # inside an L1 Debian booted under QEMU's software emulation. Builds the L2 material, runs
 # every scenario in one L1 session, prints a table and exits non-zero on any FAIL.
 # usage: tests/system/run.sh            (make system-test builds n90vmm first)
+#        RIG_SCENARIOS="virtio-net-tap sandbox" tests/system/run.sh   (only those scenarios)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rig=${RIG_DIR:-$root/build/rig}
@@ -22,7 +23,8 @@ cp /bin/busybox "$l2/bin/busybox"
 cp "$here/l2-init.sh" "$l2/init"
 for m in drivers/virtio/virtio drivers/virtio/virtio_ring drivers/virtio/virtio_mmio \
 	drivers/virtio/virtio_pci drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev \
-	drivers/block/virtio_blk drivers/char/virtio_console; do
+	drivers/block/virtio_blk drivers/char/virtio_console net/core/failover drivers/net/net_failover \
+	drivers/net/virtio_net; do
 	cp "$k/modules/kernel/$m.ko" "$l2/lib/modules/"
 done
 (cd "$l2" && find . | cpio -o -H newc --quiet | gzip -1) >"$rig/l2.cpio.gz"
@@ -42,13 +44,15 @@ for f in "$root/build/n90vmm" "$k/vmlinuz" "$k/vmlinux" "$rig/l2.cpio.gz" "$rig/
 	adds+=(--add "$f:/rig/$(basename "$f")")
 done
 set +e
-"$here/l1.sh" --timeout 240 --log "$rig/logs/l1.log" "${adds[@]}" -- /rig/l1-scenarios.sh /rig >"$work/out.txt"
+"$here/l1.sh" --timeout 240 --log "$rig/logs/l1.log" "${adds[@]}" -- /rig/l1-scenarios.sh /rig ${RIG_SCENARIOS:-} >"$work/out.txt"
 l1_status=$?
 set -e
 tr -d '\r' <"$work/out.txt" >"$rig/logs/scenarios.log"
 
 # Per-scenario logs, then the table.
-awk -v dir="$rig/logs" '/^=== / { f = dir "/" $2 ".log"; printf "" > f; next } f { print > f }' "$rig/logs/scenarios.log"
+# (The first marker may follow L1's firmware escape codes on the same line.)
+awk -v dir="$rig/logs" '/=== [a-z0-9-]+$/ { sub(/.*=== /, ""); f = dir "/" $0 ".log"; printf "" > f; next } f { print > f }' \
+	"$rig/logs/scenarios.log"
 fail=0
 printf '\n%-26s %-10s %s\n' scenario verdict seconds
 while read -r _ name verdict secs; do
