@@ -19,7 +19,10 @@
 # COMMAND gets the tap by its name n90tap0 (n90vmm: --net tap=n90tap0; QEMU: -netdev
 # tap,ifname=n90tap0,script=no,downscript=no). Prints "PASS NAME" or "FAIL NAME: why";
 # the exit status is 0 only for PASS. Needs root (namespaces, taps, AF_PACKET). POSIX sh.
+# Environment: IP and PING, iproute2's ip and iputils' ping (default: from PATH; the rig's L1
+# passes absolute paths, since its busybox sh would run its own applets, which know no netns).
 set -u
+IP=${IP:-ip} PING=${PING:-ping}
 here=$(cd "$(dirname "$0")" && pwd)
 name=net nettest=$here/../../build/nettest nettest_args= expect= wait=120 out=
 while [ $# -gt 0 ]; do
@@ -43,7 +46,7 @@ tmp=$(mktemp -d)
 vm=
 cleanup() {
 	[ -n "$vm" ] && kill "$vm" 2>/dev/null
-	ip netns del "$ns" 2>/dev/null
+	"$IP" netns del "$ns" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -58,16 +61,17 @@ fail() {
 	exit 1
 }
 
-for tool in ip ping "$nettest"; do
+for tool in "$IP" "$PING" "$nettest"; do
 	command -v "$tool" >/dev/null 2>&1 || fail "$tool is not installed (make deps; make)"
 done
-ip netns add "$ns" || fail "cannot create network namespace $ns (root needed)"
-ip -n "$ns" tuntap add dev "$tap" mode tap || fail "cannot create tap $tap in $ns"
-ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$tap.disable_ipv6=1" >/dev/null 2>&1
-ip -n "$ns" addr add 10.0.2.1/30 dev "$tap" && ip -n "$ns" link set lo up && ip -n "$ns" link set "$tap" up ||
+mkdir -p /run/netns 2>/dev/null # iproute2 creates only the last level
+"$IP" netns add "$ns" || fail "cannot create network namespace $ns (root needed)"
+"$IP" -n "$ns" tuntap add dev "$tap" mode tap || fail "cannot create tap $tap in $ns"
+"$IP" netns exec "$ns" sysctl -qw "net.ipv6.conf.$tap.disable_ipv6=1" >/dev/null 2>&1
+"$IP" -n "$ns" addr add 10.0.2.1/30 dev "$tap" && "$IP" -n "$ns" link set lo up && "$IP" -n "$ns" link set "$tap" up ||
 	fail "cannot configure $tap"
 
-ip netns exec "$ns" "$@" </dev/null >"$tmp/serial.raw" 2>"$tmp/vm.err" &
+"$IP" netns exec "$ns" "$@" </dev/null >"$tmp/serial.raw" 2>"$tmp/vm.err" &
 vm=$!
 
 # Wait for the guest to serve (its ARP and ping checks are done then).
@@ -79,10 +83,10 @@ while ! grep -q 'net: serving' "$tmp/serial.raw" 2>/dev/null; do
 	i=$((i + 1))
 done
 
-ip netns exec "$ns" ping -c 3 -W 2 10.0.2.2 >"$tmp/ping.out" 2>&1
+"$IP" netns exec "$ns" "$PING" -c 3 -W 2 10.0.2.2 >"$tmp/ping.out" 2>&1
 ping_rc=$?
 # shellcheck disable=SC2086 # nettest_args is a list of options
-ip netns exec "$ns" "$nettest" "$tap" $nettest_args >"$tmp/nettest.out" 2>&1
+"$IP" netns exec "$ns" "$nettest" "$tap" $nettest_args >"$tmp/nettest.out" 2>&1
 nettest_rc=$?
 
 # nettest's DONE ends the guest's run; give the hypervisor a moment to power off.
