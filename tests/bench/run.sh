@@ -2,7 +2,8 @@
 # `make bench`: boot time (start to first serial byte, start to exit) and peak RSS of n90vmm
 # and QEMU (microvm and q35) booting the same test guest, several runs each, and 4 KiB
 # virtio-blk requests per second (blk-cases.sh), written as JSON to build/bench/boot.json with
-# the median per monitor. On a host without a usable /dev/kvm
+# the median per monitor, and virtio-net frames/s and MB/s each way (net-cases.sh). On a host
+# without a usable /dev/kvm
 # the runs happen inside the rig's L1 VM, where KVM is itself emulated: those figures compare
 # the monitors with each other, not with bare metal.
 set -euo pipefail
@@ -10,6 +11,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 runs=${BENCH_RUNS:-5}
 blk_requests=${BENCH_BLK_REQUESTS:-2000}
+net_bytes=${BENCH_NET_BYTES:-32M}
 out=$build/bench
 mkdir -p "$out"
 gcc -O2 -Wall -Wextra -Werror -o "$out/runstat" "$root/tests/bench/runstat.c"
@@ -21,6 +23,8 @@ if [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; then
 		"$build/guest/mb.bin" "$runs" >"$out/boot-runs.txt"
 	"$root/tests/bench/blk-cases.sh" "$out/runstat" "$build/n90vmm" "$qemu" /usr/share/qemu "$build/guest/mb.bin" "$runs" \
 		"$blk_requests" >"$out/blk-runs.txt"
+	"$root/tests/bench/net-cases.sh" "$root/tests/integration/net-cases.sh" "$build/nettest" "$build/n90vmm" "$qemu" \
+		/usr/share/qemu "$build/guest/mb.bin" "$runs" "$net_bytes" >"$out/net-runs.txt"
 else
 	where=rig-l1
 	adds=(--add "$out/runstat:/b/runstat" --add "$build/n90vmm:/b/n90vmm" --add "$qemu:/b/qemu"
@@ -39,15 +43,19 @@ else
 	# QEMU q35 blk runs; no L1 kernel message, the per-run limit never fires): a session that
 	# normally takes about 2 minutes gets 8, and two more attempts.
 	# BENCH-SESSION marks each L1 attempt: if l1.sh retries, only the last attempt's runs count.
-	printf '#!/bin/sh\necho BENCH-SESSION\n/b/boot-cases.sh /b/runstat /b/n90vmm /b/qemu /b/qemu-data /b/mb.bin %s\n/b/blk-cases.sh /b/runstat /b/n90vmm /b/qemu /b/qemu-data /b/mb.bin %s %s\n' \
-		"$runs" "$runs" "$blk_requests" >"$out/l1-cases.sh"
+	# Then the net cases; iproute2 and iputils by absolute path (L1's busybox sh prefers its applets).
+	printf '#!/bin/sh\necho BENCH-SESSION\n/b/boot-cases.sh /b/runstat /b/n90vmm /b/qemu /b/qemu-data /b/mb.bin %s\n/b/blk-cases.sh /b/runstat /b/n90vmm /b/qemu /b/qemu-data /b/mb.bin %s %s\nIP=/b/bin/ip PING=/b/bin/ping /b/net-cases.sh /b/net-case.sh /b/nettest /b/n90vmm /b/qemu /b/qemu-data /b/mb.bin %s %s\n' \
+		"$runs" "$runs" "$blk_requests" "$runs" "$net_bytes" >"$out/l1-cases.sh"
 	chmod +x "$out/l1-cases.sh"
-	adds+=(--add "$root/tests/bench/blk-cases.sh:/b/blk-cases.sh" --add "$out/l1-cases.sh:/b/l1-cases.sh")
+	adds+=(--add "$root/tests/bench/blk-cases.sh:/b/blk-cases.sh" --add "$out/l1-cases.sh:/b/l1-cases.sh"
+		--add "$root/tests/bench/net-cases.sh:/b/net-cases.sh" --add "$root/tests/integration/net-cases.sh:/b/net-case.sh"
+		--add "$build/nettest:/b/nettest" --add "$(command -v ip):/b/bin/ip" --add "$(command -v ping):/b/bin/ping")
 	"$root/tests/system/l1.sh" --timeout 480 --retries 2 --log "$out/l1.log" "${adds[@]}" -- /b/l1-cases.sh | tr -d '\r' |
 		awk '/BENCH-SESSION/ { n = 0 } /\{"label"/ { sub(/^.*\{"label"/, "{\"label\""); sub(/\}[^}]*$/, "}"); line[n++] = $0 }
 			END { for (i = 0; i < n; i++) print line[i] }' >"$out/all-runs.txt"
-	grep -v '"op":' "$out/all-runs.txt" >"$out/boot-runs.txt" || true
+	grep -v -e '"op":' -e '"h2g":' "$out/all-runs.txt" >"$out/boot-runs.txt" || true
 	grep '"op":' "$out/all-runs.txt" >"$out/blk-runs.txt" || true
+	grep '"h2g":' "$out/all-runs.txt" >"$out/net-runs.txt" || true
 fi
 
 # Median per label, as one JSON document.
@@ -82,6 +90,28 @@ fi
 				awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "null"}')
 			printf '%s"%s_iops":%s' "$sep" "$op" "$v"
 			sep=,
+		done
+		printf '}'
+	done
+	printf '}}'
+	# virtio-net, median per monitor/transport of each direction's frames/s and MB/s, on the
+	# host's clock (nettest --bench: 1408-byte frames, 256 in flight, polled guest).
+	printf ',"net":{"guest":"tests/guest mb.bin bench=net, polled; host tool nettest --bench on the tap, in a network namespace","bytes_each_way":"%s","results":{' \
+		"$net_bytes"
+	first=1
+	for label in n90vmm-pci n90vmm-mmio qemu-q35-pci; do
+		[ $first = 1 ] || printf ','
+		first=0
+		printf '"%s":{' "$label"
+		sep=
+		for dir in h2g g2h; do
+			for field in frames_per_s mb_per_s; do
+				v=$(grep "\"label\":\"$label\"" "$out/net-runs.txt" | grep '"problems":0' |
+					sed -n "s/.*\"$dir\":{[^}]*\"$field\":\([0-9.]*\).*/\1/p" | sort -n |
+					awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "null"}')
+				printf '%s"%s_%s":%s' "$sep" "$dir" "$field" "$v"
+				sep=,
+			done
 		done
 		printf '}'
 	done

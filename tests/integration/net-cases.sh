@@ -24,7 +24,7 @@
 set -u
 IP=${IP:-ip} PING=${PING:-ping}
 here=$(cd "$(dirname "$0")" && pwd)
-name=net nettest=$here/../../build/nettest nettest_args= expect= wait=120 out=
+name=net nettest=$here/../../build/nettest nettest_args='' expect='' wait=120 out=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--name) name=$2 && shift 2 ;;
@@ -68,8 +68,10 @@ mkdir -p /run/netns 2>/dev/null # iproute2 creates only the last level
 "$IP" netns add "$ns" || fail "cannot create network namespace $ns (root needed)"
 "$IP" -n "$ns" tuntap add dev "$tap" mode tap || fail "cannot create tap $tap in $ns"
 "$IP" netns exec "$ns" sysctl -qw "net.ipv6.conf.$tap.disable_ipv6=1" >/dev/null 2>&1
-"$IP" -n "$ns" addr add 10.0.2.1/30 dev "$tap" && "$IP" -n "$ns" link set lo up && "$IP" -n "$ns" link set "$tap" up ||
+if ! "$IP" -n "$ns" addr add 10.0.2.1/30 dev "$tap" || ! "$IP" -n "$ns" link set lo up ||
+	! "$IP" -n "$ns" link set "$tap" up; then
 	fail "cannot configure $tap"
+fi
 
 "$IP" netns exec "$ns" "$@" </dev/null >"$tmp/serial.raw" 2>"$tmp/vm.err" &
 vm=$!
@@ -117,7 +119,9 @@ for dir in host-\>guest guest-\>host; do
 	h=$(sed -n "s/^nettest: $dir .*fnv1a64 \(0x[0-9a-f]*\).*/\1/p" "$tmp/nettest.out" | sed 's/^0x0*/0x/')
 	g=$(sed -n "s/^net: $dir .*fnv1a64 \(0x[0-9a-f]*\)$/\1/p" "$tmp/serial.out")
 	case $nettest_args in *--bench*) continue ;; esac
-	[ -n "$h" ] && [ "$h" = "$g" ] || fail "$dir checksum: host $h, guest $g"
+	if [ -z "$h" ] || [ "$h" != "$g" ]; then
+		fail "$dir checksum: host $h, guest $g"
+	fi
 done
 if [ -n "$expect" ] && ! cmp -s "$expect" "$tmp/serial.out"; then
 	diff "$expect" "$tmp/serial.out" | sed 's/^/    | /'

@@ -63,14 +63,17 @@ if kvm_usable; then
 	"$here/kvm-cases.sh" "$n90" "$guests" "$here/expected" | tee "$tmp/kvm.log"
 else
 	echo "== /dev/kvm is not usable here: booting the test guests inside the rig's L1 VM"
-	adds=(--add "$n90:/n90/n90vmm" --add "$here/kvm-cases.sh:/n90/kvm-cases.sh")
+	adds=(--add "$n90:/n90/n90vmm" --add "$here/kvm-cases.sh:/n90/kvm-cases.sh"
+		--add "$here/net-cases.sh:/n90/net-cases.sh" --add "$build/nettest:/n90/nettest"
+		--add "$(command -v ip):/n90/bin/ip" --add "$(command -v ping):/n90/bin/ping")
 	for f in "$guests"/mb.bin "$guests"/mb-1g.bin "$guests"/mb.elf "$guests"/pvh.elf "$guests"/bzimage \
 		"$here"/expected/*.txt; do
 		adds+=(--add "$f:/n90/files/$(basename "$f")")
 	done
 	# A sanitizer build's options travel with it into L1.
-	env_prefix=()
-	[ -n "${ASAN_OPTIONS:-}" ] && env_prefix=(env "ASAN_OPTIONS=$ASAN_OPTIONS")
+	# iproute2 and iputils by absolute path: L1's busybox sh would run its own applets.
+	env_prefix=(env IP=/n90/bin/ip PING=/n90/bin/ping)
+	[ -n "${ASAN_OPTIONS:-}" ] && env_prefix+=("ASAN_OPTIONS=$ASAN_OPTIONS")
 	"$root/tests/system/l1.sh" --timeout 300 --log "$build/integration-l1.log" "${adds[@]}" -- \
 		"${env_prefix[@]}" /n90/kvm-cases.sh /n90/n90vmm /n90/files /n90/files | tee "$tmp/kvm.log"
 fi
@@ -118,6 +121,25 @@ done
 		bad "$name" "the StarryOS-shaped guest did not pass on QEMU q35"
 		sed 's/^/    | /' "$tmp/qemu.out"
 		sed 's/^/    ! /' "$tmp/qemu.err" | tail -5
+	fi
+done
+
+# virtio-net on QEMU q35 (virtio-net-pci on a tap, modern only), the same guest and expected
+# output as n90vmm's pci cases (net-cases.sh: its own network namespace, root only).
+qaccel="-accel tcg -cpu max"
+kvm_usable && qaccel="-accel kvm -cpu host,-arch-capabilities"
+[ -n "${N90VMM:-}" ] || for mode in net-pci-poll net-pci-irq; do
+	name=qemu-q35-virtio-$mode
+	# shellcheck disable=SC2086 # $qaccel is a list of options
+	if "$here/net-cases.sh" --name "$name" --nettest "$build/nettest" --expect "$here/expected/virtio-$mode.txt" -- \
+		qemu-system-x86_64 -M q35 $qaccel -smp 1 -m 256 -nodefaults -nographic -no-reboot -monitor none \
+		-serial stdio -netdev tap,id=n0,ifname=n90tap0,script=no,downscript=no,vhost=off \
+		-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,disable-legacy=on \
+		-kernel "$guests/mb.bin" -append "virtio=$mode" >"$tmp/net.log" 2>/dev/null; then
+		ok "$name"
+	else
+		bad "$name" "see below"
+		sed 's/^/    /' "$tmp/net.log"
 	fi
 done
 

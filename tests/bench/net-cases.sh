@@ -1,0 +1,44 @@
+#!/bin/sh
+# virtio-net benchmark cases, run where /dev/kvm works (the host, or the rig's L1 VM): the test
+# guest's bench=net mode (tests/guest/virtio_net.c) on a tap in a network namespace of its own
+# (tests/integration/net-cases.sh), under n90vmm (virtio-pci and virtio-mmio) and QEMU (q35 +
+# virtio-net-pci, modern, vhost off: the same userspace tap path as n90vmm's). nettest --bench
+# moves BYTES each way in 1408-byte frames (256 in flight) without checksums and times each
+# direction on the host's clock: frames/s and MB/s (10^6 bytes) host-to-guest ("h2g") and
+# guest-to-host ("g2h"). Prints one JSON object per run. It measures; it never decides a test
+# verdict. Environment: IP, PING as net-cases.sh takes them.
+# usage: net-cases.sh NET_CASES NETTEST N90VMM QEMU QEMU_DATA_DIR GUEST RUNS BYTES
+netcases=$1 nettest=$2 n90=$3 qemu=$4 qdata=$5 guest=$6 runs=$7 bytes=$8
+limit=120 # per run: a hung guest costs one run, not the session
+log=${TMPDIR:-/tmp}/n90-bench-net.$$.log
+if [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; then
+	qaccel="-accel kvm -cpu host,-arch-capabilities"
+else
+	qaccel="-accel tcg -cpu max"
+fi
+qemu_common="$qaccel -smp 1 -m 256 -nodefaults -nographic -no-reboot -monitor none -serial stdio
+	-netdev tap,id=n0,ifname=n90tap0,script=no,downscript=no,vhost=off"
+
+# run LABEL COMMAND...: nettest's JSON line, labelled (printed as soon as measured).
+run() {
+	label=$1
+	shift
+	echo "net case: $label" >&2
+	"$netcases" --name "$label" --nettest "$nettest" --wait $limit \
+		--nettest-args "--bench --json --h2g $bytes --g2h $bytes --timeout 20" -- "$@" >/dev/null 2>"$log"
+	sed -n "s/^{\"h2g\"/{\"label\":\"$label\",\"h2g\"/p" "$log" | head -n 1
+}
+
+i=0
+while [ "$i" -lt "$runs" ]; do
+	for t in pci mmio; do
+		run "n90vmm-$t" "$n90" --timeout $limit --no-stdin -c 1 -m 256 --virtio-transport $t \
+			--net tap=n90tap0,mac=52:54:00:12:34:56 -p "virtio=net-$t-poll bench=net" "$guest"
+	done
+	# shellcheck disable=SC2086 # $qemu_common is a list of options
+	run qemu-q35-pci timeout $limit "$qemu" -L "$qdata" -M q35 $qemu_common \
+		-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,disable-legacy=on \
+		-kernel "$guest" -append "virtio=net-pci-poll bench=net"
+	i=$((i + 1))
+done
+rm -f "$log"
