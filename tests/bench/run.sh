@@ -41,7 +41,7 @@ else
 	# One L1 session for both: the boot cases, then the blk cases.
 	# Nested SVM under TCG sometimes wedges the whole L1 in the middle of a run (seen during
 	# QEMU q35 blk runs; no L1 kernel message, the per-run limit never fires): a session that
-	# normally takes about 2 minutes gets 8, and two more attempts.
+	# normally takes about 4 minutes (2 of them the net cases) gets 12, and two more attempts.
 	# BENCH-SESSION marks each L1 attempt: if l1.sh retries, only the last attempt's runs count.
 	# Then the net cases; iproute2 and iputils by absolute path (L1's busybox sh prefers its applets).
 	printf '#!/bin/sh\necho BENCH-SESSION\n/b/boot-cases.sh /b/runstat /b/n90vmm /b/qemu /b/qemu-data /b/mb.bin %s\n/b/blk-cases.sh /b/runstat /b/n90vmm /b/qemu /b/qemu-data /b/mb.bin %s %s\nIP=/b/bin/ip PING=/b/bin/ping /b/net-cases.sh /b/net-case.sh /b/nettest /b/n90vmm /b/qemu /b/qemu-data /b/mb.bin %s %s\n' \
@@ -50,7 +50,7 @@ else
 	adds+=(--add "$root/tests/bench/blk-cases.sh:/b/blk-cases.sh" --add "$out/l1-cases.sh:/b/l1-cases.sh"
 		--add "$root/tests/bench/net-cases.sh:/b/net-cases.sh" --add "$root/tests/integration/net-cases.sh:/b/net-case.sh"
 		--add "$build/nettest:/b/nettest" --add "$(command -v ip):/b/bin/ip" --add "$(command -v ping):/b/bin/ping")
-	"$root/tests/system/l1.sh" --timeout 480 --retries 2 --log "$out/l1.log" "${adds[@]}" -- /b/l1-cases.sh | tr -d '\r' |
+	"$root/tests/system/l1.sh" --timeout 720 --retries 2 --log "$out/l1.log" "${adds[@]}" -- /b/l1-cases.sh | tr -d '\r' |
 		awk '/BENCH-SESSION/ { n = 0 } /\{"label"/ { sub(/^.*\{"label"/, "{\"label\""); sub(/\}[^}]*$/, "}"); line[n++] = $0 }
 			END { for (i = 0; i < n; i++) print line[i] }' >"$out/all-runs.txt"
 	grep -v -e '"op":' -e '"h2g":' "$out/all-runs.txt" >"$out/boot-runs.txt" || true
