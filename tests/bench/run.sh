@@ -87,7 +87,7 @@ fi
 		for op in randread randwrite; do
 			v=$(grep "\"label\":\"$label\",\"op\":\"$op\"" "$out/blk-runs.txt" | grep '"errors":0' |
 				sed -n 's/.*"host_iops":\([0-9]*\).*/\1/p' | sort -n |
-				awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "null"}')
+				awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "null"}' || true)
 			printf '%s"%s_iops":%s' "$sep" "$op" "$v"
 			sep=,
 		done
@@ -108,7 +108,7 @@ fi
 			for field in frames_per_s mb_per_s; do
 				v=$(grep "\"label\":\"$label\"" "$out/net-runs.txt" | grep '"problems":0' |
 					sed -n "s/.*\"$dir\":{[^}]*\"$field\":\([0-9.]*\).*/\1/p" | sort -n |
-					awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "null"}')
+					awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "null"}' || true)
 				printf '%s"%s_%s":%s' "$sep" "$dir" "$field" "$v"
 				sep=,
 			done

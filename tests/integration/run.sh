@@ -124,7 +124,7 @@ done
 	fi
 done
 
-# virtio-net on QEMU q35 (virtio-net-pci on a tap, modern only), the same guest and expected
+# virtio-net on QEMU q35 (virtio-net-pci on a tap, modern only, no iPXE ROM), the same guest and expected
 # output as n90vmm's pci cases (net-cases.sh: its own network namespace, root only).
 qaccel="-accel tcg -cpu max"
 kvm_usable && qaccel="-accel kvm -cpu host,-arch-capabilities"
@@ -134,7 +134,7 @@ kvm_usable && qaccel="-accel kvm -cpu host,-arch-capabilities"
 	if "$here/net-cases.sh" --name "$name" --nettest "$build/nettest" --expect "$here/expected/virtio-$mode.txt" -- \
 		qemu-system-x86_64 -M q35 $qaccel -smp 1 -m 256 -nodefaults -nographic -no-reboot -monitor none \
 		-serial stdio -netdev tap,id=n0,ifname=n90tap0,script=no,downscript=no,vhost=off \
-		-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,disable-legacy=on \
+		-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,disable-legacy=on,romfile= \
 		-kernel "$guests/mb.bin" -append "virtio=$mode" >"$tmp/net.log" 2>/dev/null; then
 		ok "$name"
 	else
