@@ -85,7 +85,7 @@ board-security-test: all board-rootfs $(O)/unit-tests
 # ASan + UBSan, each run for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus/<target>
 # (plus the test-guest images for the loader). A crash fails the target; its input is kept
 # in $(O)/fuzz/crashes/<target>/ to be added to the corpus once fixed.
-FUZZ_TARGETS := loader virtq pci harness cli
+FUZZ_TARGETS := loader virtq net pci harness cli
 FUZZ_SECONDS ?= 20
 FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-Wno-gnu-variable-sized-type-not-at-end

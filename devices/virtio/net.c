@@ -190,7 +190,8 @@ static enum rx_result rx_deliver_bounce(struct virtio_net *net)
 		if (got < 0)
 			return RX_BROKEN;
 		if (got == 0 || used >= vq->size) {
-			virtq_unpop(vq, (uint16_t)(used + (got > 0)));
+			net->rx_seen = (uint16_t)(used + (got > 0));
+			virtq_unpop(vq, net->rx_seen);
 			return RX_NO_BUFFERS;
 		}
 		used++;
@@ -224,8 +225,10 @@ static enum rx_result rx_one(struct virtio_net *net)
 	if (net->pending_len)
 		return rx_deliver_bounce(net);
 	int got = virtq_pop(vq, c);
-	if (got <= 0)
+	if (got <= 0) {
+		net->rx_seen = 0;
 		return got < 0 ? RX_BROKEN : RX_NO_BUFFERS;
+	}
 	/* A first buffer too small for the header: read into the bounce buffer only. */
 	uint64_t direct = c->write_len >= VIRTIO_NET_HDR_LEN ? c->write_len : 0;
 	int n = direct ? virtq_chain_iov(c, true, 0, direct, iov, IOV_MAX_SEGS - 1) : 0;
@@ -286,8 +289,9 @@ static bool rx_drain(struct virtio_net *net)
 		delivered |= vq->used_idx != used_before;
 		if (r == RX_DELIVERED)
 			continue;
-		/* Out of buffers: have the driver notify when it adds some, unless it already did. */
-		if (r == RX_NO_BUFFERS && virtq_enable_notify(vq))
+		/* Out of buffers: have the driver notify when it adds some, unless it already did
+		 * (buffers too few for a large frame were given back: only ones after them count). */
+		if (r == RX_NO_BUFFERS && virtq_enable_notify_after(vq, net->rx_seen))
 			continue;
 		break;
 	}

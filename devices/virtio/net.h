@@ -65,6 +65,7 @@ struct virtio_net {
 	uint8_t config[VIRTIO_NET_CONFIG_LEN];
 	bool rx_starved; /* the tap may hold frames the guest had no buffers for */
 	uint32_t pending_len; /* bytes of a frame (header included) held in `bounce` */
+	uint16_t rx_seen;     /* receive chains looked at and given back as too few for it */
 	struct virtq_chain rx_chain, rx_spill; /* the first and the further chains of a frame */
 	struct virtq_chain tx_chain;
 	uint8_t bounce[VIRTIO_NET_HDR_LEN + VIRTIO_NET_MAX_GSO_FRAME];

@@ -223,16 +223,22 @@ bool virtq_should_signal(struct virtq *q)
 	return (uint16_t)(now - used_event - 1) < (uint16_t)(now - old);
 }
 
-bool virtq_enable_notify(struct virtq *q)
+bool virtq_enable_notify_after(struct virtq *q, uint16_t seen)
 {
 	if (!q->ready || q->broken)
 		return false;
+	uint16_t want = (uint16_t)(q->last_avail_idx + seen);
 	if (q->event_idx)
-		ring_store16(q->used + USED_RING_OFFSET + q->size * sizeof(struct virtq_used_elem), q->last_avail_idx);
+		ring_store16(q->used + USED_RING_OFFSET + q->size * sizeof(struct virtq_used_elem), want);
 	/* The store above must be visible before we look at avail idx again, or a notify the
 	 * driver skipped because of an old avail_event would be lost. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return ring_load16(&q->avail[AVAIL_IDX]) != q->last_avail_idx;
+	return ring_load16(&q->avail[AVAIL_IDX]) != want;
+}
+
+bool virtq_enable_notify(struct virtq *q)
+{
+	return virtq_enable_notify_after(q, 0);
 }
 
 static uint64_t chain_copy(const struct virtq_chain *c, unsigned int first, unsigned int count, uint64_t offset,

@@ -107,6 +107,9 @@ bool virtq_should_signal(struct virtq *q);
 /* Before waiting for the next notify: tell the driver which avail index to notify at, and
  * return true if more buffers arrived meanwhile (the caller then keeps processing). */
 bool virtq_enable_notify(struct virtq *q);
+/* The same when the next `seen` available chains were already looked at and given back
+ * (virtq_unpop) as too few: only a chain after them is news. */
+bool virtq_enable_notify_after(struct virtq *q, uint16_t seen);
 
 /* Copy between a chain's readable/writable segments and a flat buffer, from a byte offset
  * inside that part of the chain. Return bytes copied. */

@@ -10,13 +10,11 @@
 #include "../../devices/virtio/console.h"
 #include "../../vmm/bytes.h"
 
-#define RAM_BYTES (16ull << 20)
 #define QSIZE 8
 #define RX VIRTIO_CONSOLE_RX
 #define TX VIRTIO_CONSOLE_TX
-#define HEAP_GPA 0x100000ull
+#include "multiq_driver.h"
 
-static struct guest_mem mem;
 static struct virtio_console con;
 
 /* ---- fake sink and transport ------------------------------------------------------------ */
@@ -62,113 +60,14 @@ static unsigned int signals_for(unsigned int q, uint8_t cause)
 	return n;
 }
 
-/* ---- guest memory and the in-test driver ------------------------------------------------- */
-
-static void *gva(uint64_t gpa, uint64_t len)
-{
-	void *p = gpa_to_hva_checked(&mem, gpa, len);
-	cr_assert_not_null(p, "test bug: gpa 0x%llx+%llu not RAM", (unsigned long long)gpa, (unsigned long long)len);
-	return p;
-}
-
-struct vdrv {
-	uint64_t desc, avail, used;
-	uint16_t next, avail_idx;
-};
-
-struct vseg {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
-};
-
-static struct vdrv drv[2];
-static uint64_t heap_next;
-
-static uint64_t gbuf(uint32_t len, int fill)
-{
-	uint64_t gpa = heap_next;
-	heap_next = (heap_next + len + 63) & ~63ull;
-	memset(gva(gpa, len ? len : 1), fill, len);
-	return gpa;
-}
-
-static uint64_t gstr(const char *s)
-{
-	uint64_t gpa = gbuf((uint32_t)strlen(s), 0);
-	memcpy(gva(gpa, strlen(s)), s, strlen(s));
-	return gpa;
-}
-
-static uint16_t post_chain(struct vdrv *d, const struct vseg *s, unsigned int n)
-{
-	uint16_t head = d->next;
-	for (unsigned int i = 0; i < n; i++) {
-		uint16_t idx = d->next;
-		d->next = (uint16_t)((d->next + 1) % QSIZE);
-		struct virtq_desc desc = { s[i].gpa, s[i].len,
-					   (uint16_t)((s[i].write ? VIRTQ_DESC_F_WRITE : 0) |
-						      (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0)),
-					   d->next };
-		memcpy(gva(d->desc + 16ull * idx, 16), &desc, 16);
-	}
-	put_le16(gva(d->avail + 4 + 2ull * (d->avail_idx % QSIZE), 2), head);
-	d->avail_idx++;
-	put_le16(gva(d->avail + 2, 2), d->avail_idx);
-	return head;
-}
-
-static uint16_t post1(struct vdrv *d, uint64_t gpa, uint32_t len, bool write)
-{
-	struct vseg s = { gpa, len, write };
-	return post_chain(d, &s, 1);
-}
-
-static uint16_t used_idx(struct vdrv *d)
-{
-	return get_le16(gva(d->used + 2, 2));
-}
-
-static struct virtq_used_elem used_elem(struct vdrv *d, uint16_t i)
-{
-	struct virtq_used_elem e;
-	memcpy(&e, gva(d->used + 4 + 8ull * (i % QSIZE), 8), 8);
-	return e;
-}
-
-static uint16_t avail_event(struct vdrv *d)
-{
-	return get_le16(gva(d->used + 4 + 8 * QSIZE, 2));
-}
-
-/* ---- bring-up --------------------------------------------------------------------------- */
-
 static void negotiate_and_enable(uint64_t features)
 {
-	struct virtio_dev *dev = &con.dev;
-	virtio_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE);
-	virtio_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	dev->driver_features = features; /* what a transport's DriverFeatures writes produce */
-	virtio_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
-	cr_assert(dev->status & VIRTIO_STATUS_FEATURES_OK);
-	for (unsigned int qi = 0; qi < 2; qi++) {
-		uint64_t base = 0x10000ull * (qi + 1);
-		drv[qi] = (struct vdrv){ .desc = base, .avail = base + 0x1000, .used = base + 0x2000 };
-		memset(gva(base, 0x3000), 0, 0x3000);
-		struct virtq *vq = &dev->queues[qi];
-		vq->size = QSIZE;
-		vq->desc_gpa = drv[qi].desc;
-		vq->avail_gpa = drv[qi].avail;
-		vq->used_gpa = drv[qi].used;
-		virtio_queue_enable(dev, qi);
-		cr_assert(vq->ready);
-	}
+	mq_negotiate_and_enable(&con.dev, 2, features);
 }
 
 static void driver_ok(void)
 {
-	virtio_set_status(&con.dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
-					    VIRTIO_STATUS_DRIVER_OK);
+	mq_driver_ok(&con.dev);
 }
 
 static void bring_up(uint64_t features)
