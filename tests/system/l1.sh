@@ -37,11 +37,13 @@ trap 'rm -rf "$work"' EXIT
 
 # Base archive (cached): busybox, the KVM modules and the init that runs /l1/run.
 base=$rig/l1-base.cpio.gz
-if [ ! -f "$base" ] || [ "$base" -ot "$0" ] || [ "$base" -ot "$root/tests/system/l1-exit.c" ]; then
+if [ ! -f "$base" ] || [ "$base" -ot "$0" ] || [ "$base" -ot "$root/tests/system/l1-exit.c" ] ||
+	[ "$base" -ot "$root/tests/system/l1-hold-kvm.c" ]; then
 	b=$work/base
 	mkdir -p "$b"/{bin,dev,proc,sys,tmp,l1,lib/modules}
 	cp /bin/busybox "$b/bin/busybox"
 	gcc -static -O2 -Wall -Wextra -Werror -o "$b/bin/l1-exit" "$root/tests/system/l1-exit.c"
+	gcc -static -O2 -Wall -Wextra -Werror -o "$b/bin/l1-hold-kvm" "$root/tests/system/l1-hold-kvm.c"
 	for m in virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd arch/x86/kvm/kvm-intel drivers/net/tun; do
 		cp "$kdir/modules/kernel/$m.ko" "$b/lib/modules/"
 	done
@@ -58,6 +60,7 @@ report() { # hand the status to QEMU's isa-debug-exit at port 0xf4
 	poweroff -f
 }
 if [ ! -c /dev/kvm ]; then echo "l1: no /dev/kvm in L1"; report 125; fi
+l1-hold-kvm &
 cd /l1
 if [ -f /l1/interactive ]; then setsid cttyhack sh; report 0; fi
 # The script talks on ttyS0; the kernel's console is ttyS1 (a separate log on the host).
