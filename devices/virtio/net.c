@@ -272,8 +272,9 @@ static enum rx_result rx_one(struct virtio_net *net)
 
 /* Delivers frames until the tap is empty or the guest is out of buffers. The tap is watched
  * edge-triggered, so stopping early (other than for lack of buffers, which a notify
- * resolves) would strand frames. Returns true if the receive queue turned out broken. */
-static bool rx_drain(struct virtio_net *net)
+ * resolves) would strand frames. A receive queue found malformed is left broken for
+ * virtio_queue_run to report. */
+static void rx_drain(struct virtio_net *net)
 {
 	struct virtq *vq = &net->dev.queues[VIRTIO_NET_RX];
 	enum rx_result r = RX_NO_BUFFERS;
@@ -281,7 +282,7 @@ static bool rx_drain(struct virtio_net *net)
 
 	if (!(net->dev.status & VIRTIO_STATUS_DRIVER_OK) || !vq->ready || vq->broken) {
 		net->rx_starved = true;
-		return false;
+		return;
 	}
 	for (;;) {
 		uint16_t used_before = vq->used_idx;
@@ -298,22 +299,17 @@ static bool rx_drain(struct virtio_net *net)
 	net->rx_starved = r != RX_TAP_EMPTY;
 	if (delivered)
 		virtio_queue_signal(&net->dev, VIRTIO_NET_RX);
-	return r == RX_BROKEN;
+}
+
+static void rx_drain_queue(struct virtio_dev *dev, unsigned int q)
+{
+	(void)q;
+	rx_drain(dev->model);
 }
 
 void virtio_net_backend_readable(struct virtio_net *net)
 {
-	struct virtio_dev *dev = &net->dev;
-	pthread_mutex_lock(&dev->lock);
-	bool broken = rx_drain(net);
-	if (broken) {
-		dev->stats.errors++;
-		log_warn("%s: queue %u: %s; device needs reset", dev->name, VIRTIO_NET_RX,
-			 virtq_error_name(dev->queues[VIRTIO_NET_RX].last_error));
-	}
-	pthread_mutex_unlock(&dev->lock);
-	if (broken)
-		virtio_dev_needs_reset(dev, VIRTIO_NET_RX);
+	virtio_queue_run(&net->dev, VIRTIO_NET_RX, rx_drain_queue);
 }
 
 /* ------------------------------------------------------------------ */
@@ -326,7 +322,7 @@ static void net_queue_notify(struct virtio_dev *dev, unsigned int q)
 	if (q == VIRTIO_NET_TX)
 		net_transmit(net);
 	else if (q == VIRTIO_NET_RX && net->rx_starved)
-		rx_drain(net); /* virtio_queue_notify reports a queue it finds broken */
+		rx_drain(net); /* virtio_queue_run reports a queue it finds broken */
 }
 
 static void net_config_read(struct virtio_dev *dev, uint32_t offset, uint8_t *data, uint32_t len)

@@ -82,16 +82,15 @@ void virtio_queue_enable(struct virtio_dev *dev, unsigned int q)
 		virtio_dev_needs_reset(dev, q);
 }
 
-void virtio_queue_notify(struct virtio_dev *dev, unsigned int q)
+void virtio_queue_run(struct virtio_dev *dev, unsigned int q, void (*fn)(struct virtio_dev *dev, unsigned int q))
 {
 	if (q >= dev->nqueues)
 		return;
 	pthread_mutex_lock(&dev->lock);
-	dev->stats.notifies++;
 	struct virtq *vq = &dev->queues[q];
 	bool broken_before = vq->broken;
 	if ((dev->status & VIRTIO_STATUS_DRIVER_OK) && vq->ready && !vq->broken)
-		dev->ops->queue_notify(dev, q);
+		fn(dev, q);
 	bool newly_broken = vq->broken && !broken_before;
 	if (newly_broken) {
 		dev->stats.errors++;
@@ -100,6 +99,12 @@ void virtio_queue_notify(struct virtio_dev *dev, unsigned int q)
 	pthread_mutex_unlock(&dev->lock);
 	if (newly_broken)
 		virtio_dev_needs_reset(dev, q);
+}
+
+void virtio_queue_notify(struct virtio_dev *dev, unsigned int q)
+{
+	__atomic_fetch_add(&dev->stats.notifies, 1, __ATOMIC_RELAXED);
+	virtio_queue_run(dev, q, dev->ops->queue_notify);
 }
 
 void virtio_queue_signal(struct virtio_dev *dev, unsigned int q)

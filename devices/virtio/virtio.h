@@ -86,6 +86,10 @@ void virtio_set_status(struct virtio_dev *dev, uint8_t status);
 void virtio_queue_enable(struct virtio_dev *dev, unsigned int q);
 /* A notify for queue `q` arrived (ioeventfd or register write): process it. */
 void virtio_queue_notify(struct virtio_dev *dev, unsigned int q);
+/* Runs `fn` on queue `q` under the device lock if the driver is running and the queue is
+ * usable, and reports a queue `fn` found malformed (DEVICE_NEEDS_RESET, §2.1.2). Notifies go
+ * through it, and so do backends that push data unasked (a readable tap). */
+void virtio_queue_run(struct virtio_dev *dev, unsigned int q, void (*fn)(struct virtio_dev *dev, unsigned int q));
 /* Used buffers were returned on `q`: interrupt the driver unless it suppressed that. */
 void virtio_queue_signal(struct virtio_dev *dev, unsigned int q);
 /* A queue turned out broken: set DEVICE_NEEDS_RESET and tell the driver (§2.1.2). */
