@@ -12,40 +12,14 @@
 
 #include "../../devices/virtio/virtio.h"
 #include "../../vmm/bytes.h"
-
-#define RAM_BYTES (16ull << 20)
-#define HEAP_GPA 0x100000ull
-
-static struct guest_mem mem;
-
-static inline void *gva(uint64_t gpa, uint64_t len)
-{
-	void *p = gpa_to_hva_checked(&mem, gpa, len);
-	cr_assert_not_null(p, "test bug: gpa 0x%llx+%llu not RAM", (unsigned long long)gpa, (unsigned long long)len);
-	return p;
-}
+#include "guest_heap.h"
 
 struct vdrv {
 	uint64_t desc, avail, used;
 	uint16_t next, avail_idx;
 };
 
-struct vseg {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
-};
-
 static struct vdrv drv[VIRTIO_MAX_QUEUES];
-static uint64_t heap_next;
-
-static inline uint64_t gbuf(uint32_t len, int fill)
-{
-	uint64_t gpa = heap_next;
-	heap_next = (heap_next + len + 63) & ~63ull;
-	memset(gva(gpa, len ? len : 1), fill, len);
-	return gpa;
-}
 
 static inline uint64_t gbytes(const void *src, uint32_t len)
 {

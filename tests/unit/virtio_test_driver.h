@@ -13,16 +13,14 @@
 #include "../../devices/virtio/blk.h"
 #include "../../vmm/bytes.h"
 #include "../../vmm/device_host.h"
+#include "guest_heap.h"
 
-#define RAM_BYTES (16ull << 20)
 #define QSIZE 16
 #define DESC_GPA 0x10000ull
 #define AVAIL_GPA 0x20000ull
 #define USED_GPA 0x30000ull
-#define HEAP_GPA 0x100000ull
 #define SECTOR VIRTIO_BLK_SECTOR
 
-static struct guest_mem mem;
 static int vm_token __attribute__((unused)); /* what the fake host records as `vm` */
 
 /* ---- fake device_host ------------------------------------------------------------------- */
@@ -68,29 +66,7 @@ static inline int fake_irqfd(void *vm, unsigned int gsi, int fd, int resample_fd
 
 /* ---- guest memory and the in-test driver ------------------------------------------------- */
 
-static inline void *gva(uint64_t gpa, uint64_t len)
-{
-	void *p = gpa_to_hva_checked(&mem, gpa, len);
-	cr_assert_not_null(p, "test bug: gpa 0x%llx+%llu not RAM", (unsigned long long)gpa, (unsigned long long)len);
-	return p;
-}
-
-struct vseg {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
-};
-
 static uint16_t next_desc, avail_idx;
-static uint64_t heap_next;
-
-static inline uint64_t gbuf(uint32_t len, int fill)
-{
-	uint64_t gpa = heap_next;
-	heap_next = (heap_next + len + 63) & ~63ull;
-	memset(gva(gpa, len ? len : 1), fill, len);
-	return gpa;
-}
 
 static inline void rings_clear(void)
 {
