@@ -11,7 +11,7 @@ SANITIZE_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -f
 # Debian packages the build, the tests and the system-test rig need (`make deps`).
 DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-dev \
 	libcriterion-dev clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio e2fsprogs kmod zstd xz-utils \
-	iproute2 iputils-ping procps lz4 python3 mmdebstrap
+	iproute2 iputils-ping procps lz4 python3 mmdebstrap gcc-aarch64-linux-gnu qemu-system-arm
 
 VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/x86_64/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c) $(wildcard harness/*.c)
 LIB_SRCS := $(filter-out vmm/main.c,$(VMM_SRCS))
