@@ -137,7 +137,7 @@ for case in "blk-pci-poll mb.bin" "blk-mmio-poll mb.bin" "blk-pci-irq mb.bin" "b
 done
 
 # The StarryOS-shaped run: the starry-x86 profile's machine as StarryOS's platform code
-# checks it (tests/guest/starry.c: ECAM scan, BAR window, CMOS clock, leaf 0x16), four vCPUs
+# checks it (tests/guest/x86_64/starry.c: ECAM scan, BAR window, CMOS clock, leaf 0x16), four vCPUs
 # started with INIT-SIPI-SIPI, a polled modern virtio-blk, power-off by 0x2000 to port 0x604.
 # run.sh boots the same file on QEMU q35, the machine StarryOS x86 is built for.
 # mb-1g.bin is the same guest mapping itself with 1 GiB pages, as StarryOS does: it needs
