@@ -24,6 +24,13 @@ unsigned long strlen(const char *s)
 	return n;
 }
 
+int streq(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
 int memcmp(const void *a, const void *b, unsigned long n)
 {
 	const unsigned char *x = a, *y = b;
@@ -269,16 +276,68 @@ const char *cmdline_value(const char *key)
 	return 0;
 }
 
-int cmdline_has(const char *word)
+static int word_is(const char *p, const char *word)
 {
 	u32 n = (u32)strlen(word);
+	return starts_with(p, word) && (!p[n] || is_space(p[n]));
+}
+
+int cmdline_has(const char *word)
+{
 	for (const char *p = cmdline; *p;) {
 		while (is_space(*p))
 			p++;
-		if (starts_with(p, word) && (!p[n] || is_space(p[n])))
+		if (word_is(p, word))
 			return 1;
 		while (*p && !is_space(*p))
 			p++;
 	}
+	return 0;
+}
+
+u32 expect_cpus = 1, expect_mem_mb, end_action;
+const char *cmdline_err;
+
+void parse_cmdline(const char *const *actions)
+{
+	debug = cmdline_has("debug");
+	for (const char *p = cmdline; *p;) {
+		while (is_space(*p))
+			p++;
+		if (starts_with(p, "expect_cpus=")) {
+			long v = parse_num(p + 12);
+			if (v < 1 || v > 255)
+				cmdline_err = "bad expect_cpus= value";
+			else
+				expect_cpus = (u32)v;
+		} else if (starts_with(p, "action=")) {
+			u32 i = 0;
+			while (actions[i] && !word_is(p + 7, actions[i]))
+				i++;
+			if (actions[i])
+				end_action = i;
+			else
+				cmdline_err = "bad action= value";
+		} else if (starts_with(p, "expect_mem_mb=")) {
+			long v = parse_num(p + 14);
+			if (v < 1)
+				cmdline_err = "bad expect_mem_mb= value";
+			else
+				expect_mem_mb = (u32)v;
+		}
+		while (*p && !is_space(*p)) /* unknown words are ignored */
+			p++;
+	}
+}
+
+const char *check_mem_total(u64 total)
+{
+	if (!expect_mem_mb)
+		return 0;
+	u64 hi = (u64)expect_mem_mb << 20;
+	u64 lo = expect_mem_mb > 4 ? hi - (4ull << 20) : 0;
+	if (total < lo || total > hi)
+		return failf("usable RAM %lu KiB, expected %u MiB - 4 MiB .. %u MiB", total >> 10, expect_mem_mb,
+			     expect_mem_mb);
 	return 0;
 }

@@ -12,12 +12,14 @@ typedef uint8_t u8;
 typedef uint16_t u16;
 typedef uint32_t u32;
 typedef uint64_t u64;
+typedef int64_t s64;
 
 /* The compiler may emit calls to these even in freestanding code. */
 void *memcpy(void *d, const void *s, unsigned long n);
 void *memset(void *d, int c, unsigned long n);
 int memcmp(const void *a, const void *b, unsigned long n);
 unsigned long strlen(const char *s);
+int streq(const char *a, const char *b);
 
 /* One byte to the boot console (each architecture's UART). */
 void arch_putc(char c);
@@ -52,5 +54,15 @@ u64 parse_hex(const char *s);
 const char *cmdline_value(const char *key);
 /* Does the command line hold WORD exactly (a word without '=')? */
 int cmdline_has(const char *word);
+
+/* The words every guest takes (README.md, "Contract"): debug, expect_cpus=N (default 1),
+ * expect_mem_mb=M (0: not given) and action=WORD, one of the architecture's `actions`
+ * (NULL-terminated; end_action is its index, 0 the default). A bad value sets
+ * cmdline_err. Other words are left to their modes. */
+extern u32 expect_cpus, expect_mem_mb, end_action;
+extern const char *cmdline_err;
+void parse_cmdline(const char *const *actions);
+/* expect_mem_mb= against the usable RAM found: NULL if not given or within [M - 4 MiB, M]. */
+const char *check_mem_total(u64 total);
 
 #endif

@@ -120,11 +120,10 @@ static const char *mmap_err = "no boot information";
 
 static u64 rsdp_hint; /* PVH rsdp_paddr / boot_params acpi_rsdp_addr */
 
-static u32 expect_cpus = 1, expect_mem_mb; /* 0: not given */
 /* action=: how the guest ends after its checks, so the monitor's exit statuses can be
  * tested: poweroff (default), reset (i8042 0xFE), reset-cf9, triplefault, hang. */
-static enum { END_POWEROFF, END_RESET_I8042, END_RESET_CF9, END_TRIPLE_FAULT, END_HANG } end_action;
-static const char *cmdline_err;
+enum { END_POWEROFF, END_RESET_I8042, END_RESET_CF9, END_TRIPLE_FAULT, END_HANG };
+static const char *const actions[] = { "poweroff", "reset", "reset-cf9", "triplefault", "hang", 0 };
 
 static void mmap_add(u64 base, u64 len, u32 type)
 {
@@ -258,42 +257,6 @@ static const char *check_entry(u32 form, u32 magic, u64 info)
 /* Command line                                                        */
 /* ------------------------------------------------------------------ */
 
-static void parse_cmdline(void)
-{
-	debug = cmdline_has("debug");
-	for (const char *p = cmdline; *p;) {
-		while (is_space(*p))
-			p++;
-		if (starts_with(p, "expect_cpus=")) {
-			long v = parse_num(p + 12);
-			if (v < 1 || v > 255)
-				cmdline_err = "bad expect_cpus= value";
-			else
-				expect_cpus = (u32)v;
-		} else if (starts_with(p, "action=")) {
-			const char *a = p + 7;
-			if (starts_with(a, "reset-cf9"))
-				end_action = END_RESET_CF9;
-			else if (starts_with(a, "reset"))
-				end_action = END_RESET_I8042;
-			else if (starts_with(a, "triplefault"))
-				end_action = END_TRIPLE_FAULT;
-			else if (starts_with(a, "hang"))
-				end_action = END_HANG;
-			else if (!starts_with(a, "poweroff"))
-				cmdline_err = "bad action= value";
-		} else if (starts_with(p, "expect_mem_mb=")) {
-			long v = parse_num(p + 14);
-			if (v < 1)
-				cmdline_err = "bad expect_mem_mb= value";
-			else
-				expect_mem_mb = (u32)v;
-		}
-		while (*p && !is_space(*p)) /* unknown words are ignored */
-			p++;
-	}
-}
-
 static const char *check_cmdline(void)
 {
 	if (!cmdline[0])
@@ -330,14 +293,7 @@ static const char *check_memory_map(u32 form)
 		return failf("%u usable regions, more than 16", usable);
 	if (!usable_covers((u64)__image_start, (u64)__bss_end))
 		return failf("image %lx-%lx not inside one usable region", (u64)__image_start, (u64)__bss_end);
-	if (expect_mem_mb) {
-		u64 hi = (u64)expect_mem_mb << 20;
-		u64 lo = expect_mem_mb > 4 ? hi - (4ull << 20) : 0;
-		if (total < lo || total > hi)
-			return failf("usable RAM %lu KiB, expected %u MiB - 4 MiB .. %u MiB", total >> 10,
-				     expect_mem_mb, expect_mem_mb);
-	}
-	return 0;
+	return check_mem_total(total);
 }
 
 /* ------------------------------------------------------------------ */
@@ -796,7 +752,7 @@ void guest_main(u32 form, u32 magic, u64 info)
 		else
 			collect_bzimage(info);
 	}
-	parse_cmdline();
+	parse_cmdline(actions);
 	kprintf("cmdline: %s\n", cmdline);
 	dprintf("magic=%x info=%lx image=%lx-%lx\n", magic, info, (u64)__image_start, (u64)__bss_end);
 	for (u32 i = 0; i < mmap_n; i++)
