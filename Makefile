@@ -4,7 +4,7 @@ O       ?= build
 PREFIX  ?= /usr/local
 CFLAGS  ?= -O2 -g
 # Not overridable: the language and warning level the code is written for.
-BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE
+BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE -I.
 LDLIBS  += -lseccomp -lpthread
 SANITIZE_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 

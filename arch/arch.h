@@ -5,8 +5,8 @@
 
 #include <stdint.h>
 
-#include "../vmm/config.h"
-#include "../vmm/vm.h"
+#include "vmm/config.h"
+#include "vmm/vm.h"
 
 struct console;
 

@@ -1,9 +1,9 @@
-#include "pci.h"
+#include "devices/pci.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "../vmm/bytes.h"
+#include "vmm/bytes.h"
 
 /* conf1 address register (PCI 3.0 §3.2.2.3.2): bit 31 enables the data window; bits 30:24 are
  * reserved and bits 1:0 read-only, both reading 0. */

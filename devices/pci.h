@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../vmm/bus.h"
+#include "vmm/bus.h"
 
 #define PCI_MAX_DEVICES 32 /* bus 0 only: one function per slot */
 #define PCI_CONFIG_SIZE 256

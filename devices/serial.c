@@ -1,4 +1,4 @@
-#include "serial.h"
+#include "devices/serial.h"
 
 #include <string.h>
 

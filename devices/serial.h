@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../vmm/bus.h"
-#include "../vmm/irq.h"
+#include "vmm/bus.h"
+#include "vmm/irq.h"
 
 #define SERIAL_FIFO_SIZE 16
 #define SERIAL_REG_COUNT 8

@@ -1,5 +1,5 @@
 #include <ctype.h>
-#include "cli.h"
+#include "vmm/cli.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../harness/session.h"
-#include "sandbox.h"
+#include "harness/session.h"
+#include "vmm/sandbox.h"
 
 #define CONFIG_MAX_DISKS 8
 #define CONFIG_MAX_NICS 4

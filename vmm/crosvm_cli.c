@@ -3,7 +3,7 @@
  * mapped onto struct vm_config. Every flag crosvm's `run` knows is in flag_table: implemented,
  * accepted with a warning (harmless: it asks for something n90vmm does not have and the guest
  * cannot miss), or refused by name. */
-#include "crosvm_cli.h"
+#include "vmm/crosvm_cli.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "exit_status.h"
+#include "vmm/cli.h"
+#include "vmm/exit_status.h"
 
 /* Copies of argument pieces (split key=value lists, the built kernel command line). One
  * parse at a time; the configuration of the last parse points into it. */

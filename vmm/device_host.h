@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "event_loop.h"
-#include "guest_mem.h"
+#include "vmm/event_loop.h"
+#include "vmm/guest_mem.h"
 
 struct device_host {
 	const struct guest_mem *mem;

@@ -13,16 +13,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../arch/arch.h"
-#include "../harness/client.h"
-#include "cli.h"
-#include "console.h"
-#include "control.h"
-#include "crosvm_cli.h"
-#include "exit_status.h"
-#include "log.h"
-#include "sandbox.h"
-#include "vm.h"
+#include "arch/arch.h"
+#include "harness/client.h"
+#include "vmm/cli.h"
+#include "vmm/console.h"
+#include "vmm/control.h"
+#include "vmm/crosvm_cli.h"
+#include "vmm/exit_status.h"
+#include "vmm/log.h"
+#include "vmm/sandbox.h"
+#include "vmm/vm.h"
 
 /* Kernels and initrds above this are refused before they are read (a sanity bound, far
  * above any real kernel or test initramfs). */

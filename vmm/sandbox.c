@@ -1,4 +1,4 @@
-#include "sandbox.h"
+#include "vmm/sandbox.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,7 +15,7 @@
 
 #include <string.h>
 
-#include "log.h"
+#include "vmm/log.h"
 
 enum sandbox_mode sandbox_mode = SANDBOX_ENFORCE;
 

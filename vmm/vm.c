@@ -1,4 +1,4 @@
-#include "vm.h"
+#include "vmm/vm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,10 +11,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../arch/arch.h"
-#include "exit_status.h"
-#include "log.h"
-#include "sandbox.h"
+#include "arch/arch.h"
+#include "vmm/exit_status.h"
+#include "vmm/log.h"
+#include "vmm/sandbox.h"
 
 const char *vm_stop_reason_name(enum vm_stop_reason reason)
 {

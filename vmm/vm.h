@@ -8,12 +8,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "bus.h"
-#include "config.h"
-#include "device_host.h"
-#include "event_loop.h"
-#include "guest_mem.h"
-#include "stop.h"
+#include "vmm/bus.h"
+#include "vmm/config.h"
+#include "vmm/device_host.h"
+#include "vmm/event_loop.h"
+#include "vmm/guest_mem.h"
+#include "vmm/stop.h"
 
 struct vm;
 

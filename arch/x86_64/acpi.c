@@ -1,14 +1,14 @@
 /* ACPI tables (ACPI 6.4 §5.2). Only what a guest needs to find its CPUs and power off:
  * Linux's Debian build has no MP-table parser, so SMP depends on the MADT, and poweroff
  * depends on the FADT PM1 control block plus \_S5 in the DSDT. */
-#include "tables.h"
+#include "arch/x86_64/tables.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../../vmm/bytes.h"
+#include "vmm/bytes.h"
 
 #define OEM_ID "N90VMM"
 #define OEM_TABLE_ID "N90VMM  "

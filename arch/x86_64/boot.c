@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "loader.h"
-#include "tables.h"
+#include "arch/x86_64/loader.h"
+#include "arch/x86_64/tables.h"
 
 int load_fail(struct load_ctx *ctx, int err, const char *fmt, ...)
 {

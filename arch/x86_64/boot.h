@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../vmm/guest_mem.h"
-#include "profile.h"
-#include "tables.h"
+#include "vmm/guest_mem.h"
+#include "arch/x86_64/profile.h"
+#include "arch/x86_64/tables.h"
 
 enum x86_kernel_format {
 	X86_FORMAT_UNKNOWN,

@@ -6,8 +6,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../vmm/bytes.h"
-#include "loader.h"
+#include "vmm/bytes.h"
+#include "arch/x86_64/loader.h"
 
 /* Offsets in boot_params (arch/x86/include/uapi/asm/bootparam.h). */
 #define BP_ACPI_RSDP 0x070

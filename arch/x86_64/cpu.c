@@ -7,8 +7,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "../../vmm/log.h"
-#include "machine.h"
+#include "vmm/log.h"
+#include "arch/x86_64/machine.h"
 
 #define MSR_IA32_TSC 0x10
 #define MSR_IA32_SYSENTER_CS 0x174

@@ -1,4 +1,4 @@
-#include "e820.h"
+#include "arch/x86_64/e820.h"
 
 #define ONE_MIB 0x100000ull
 

@@ -5,8 +5,8 @@
 
 #include <stdint.h>
 
-#include "../../vmm/guest_mem.h"
-#include "profile.h"
+#include "vmm/guest_mem.h"
+#include "arch/x86_64/profile.h"
 
 #define E820_RAM 1
 #define E820_RESERVED 2

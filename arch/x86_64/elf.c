@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "loader.h"
+#include "arch/x86_64/loader.h"
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 #define MAX_PHDRS 64

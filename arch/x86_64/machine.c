@@ -1,4 +1,4 @@
-#include "machine.h"
+#include "arch/x86_64/machine.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,10 +8,10 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "../../vmm/console.h"
-#include "../../vmm/exit_status.h"
-#include "../../vmm/log.h"
-#include "tables.h"
+#include "vmm/console.h"
+#include "vmm/exit_status.h"
+#include "vmm/log.h"
+#include "arch/x86_64/tables.h"
 
 #define MIN_MEM_BYTES (16ull << 20)
 

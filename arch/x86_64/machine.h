@@ -2,22 +2,22 @@
 #ifndef N90_X86_MACHINE_H
 #define N90_X86_MACHINE_H
 
-#include "../../devices/acpi_pm.h"
-#include "../../devices/i8042.h"
-#include "../../devices/post_code.h"
-#include "../../devices/reset_control.h"
-#include "../../devices/rtc.h"
-#include "../../devices/serial.h"
-#include "../../devices/virtio/blk.h"
-#include "../../devices/virtio/console.h"
-#include "../../devices/virtio/mmio.h"
-#include "../../devices/virtio/net.h"
-#include "../../devices/virtio/pci.h"
-#include "../../vmm/tap.h"
-#include "../arch.h"
-#include "boot.h"
-#include "cpuid.h"
-#include "profile.h"
+#include "devices/acpi_pm.h"
+#include "devices/i8042.h"
+#include "devices/post_code.h"
+#include "devices/reset_control.h"
+#include "devices/rtc.h"
+#include "devices/serial.h"
+#include "devices/virtio/blk.h"
+#include "devices/virtio/console.h"
+#include "devices/virtio/mmio.h"
+#include "devices/virtio/net.h"
+#include "devices/virtio/pci.h"
+#include "vmm/tap.h"
+#include "arch/arch.h"
+#include "arch/x86_64/boot.h"
+#include "arch/x86_64/cpuid.h"
+#include "arch/x86_64/profile.h"
 
 /* KVM needs three pages for the real-mode TSS and one for the EPT identity map, below 4 GiB
  * and outside RAM; this sits just under the BIOS ROM area every profile keeps free. */

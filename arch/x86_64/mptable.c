@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "tables.h"
-#include "../../vmm/bytes.h"
+#include "arch/x86_64/tables.h"
+#include "vmm/bytes.h"
 
 /* BIOS data area words (real-mode segment 0x40). */
 #define BDA_EBDA_SEGMENT 0x40e

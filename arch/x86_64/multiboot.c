@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../vmm/bytes.h"
-#include "loader.h"
+#include "vmm/bytes.h"
+#include "arch/x86_64/loader.h"
 
 #define MB_HEADER_MAGIC 0x1badb002u
 #define MB_BOOTLOADER_MAGIC 0x2badb002u

@@ -1,4 +1,4 @@
-#include "profile.h"
+#include "arch/x86_64/profile.h"
 
 #include <string.h>
 

@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 
-#include "../../vmm/guest_mem.h"
-#include "profile.h"
+#include "vmm/guest_mem.h"
+#include "arch/x86_64/profile.h"
 
 /* KVM allows more, but 64 keeps every table in one page and no test needs more. */
 #define X86_MAX_CPUS 64

@@ -1,4 +1,4 @@
-#include "blk.h"
+#include "devices/virtio/blk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +10,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "../../vmm/bytes.h"
-#include "../../vmm/log.h"
+#include "vmm/bytes.h"
+#include "vmm/log.h"
 
 #define HEADER_LEN 16
 #define DISCARD_SEG_LEN 16

@@ -1,4 +1,4 @@
-#include "pci.h"
+#include "devices/virtio/pci.h"
 
 #include <errno.h>
 #include <string.h>
@@ -6,7 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../../vmm/log.h"
+#include "vmm/log.h"
 
 /* BAR 0 layout. */
 #define REGION_COMMON 0x0000

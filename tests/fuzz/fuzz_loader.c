@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../arch/x86_64/boot.h"
+#include "arch/x86_64/boot.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

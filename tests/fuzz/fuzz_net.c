@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../devices/virtio/net.h"
+#include "devices/virtio/net.h"
 
 #define RAM (256u << 10)
 #define QSIZE 16

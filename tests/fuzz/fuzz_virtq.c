@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../devices/virtio/blk.h"
+#include "devices/virtio/blk.h"
 
 #define RAM (256u << 10)
 #define QSIZE 16

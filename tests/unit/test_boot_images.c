@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../arch/x86_64/boot.h"
-#include "../../arch/x86_64/profile.h"
+#include "arch/x86_64/boot.h"
+#include "arch/x86_64/profile.h"
 
 static struct guest_mem mem;
 

@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../arch/x86_64/e820.h"
+#include "arch/x86_64/e820.h"
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../arch/x86_64/e820.h"
-#include "../../arch/x86_64/tables.h"
+#include "arch/x86_64/e820.h"
+#include "arch/x86_64/tables.h"
 
 static struct guest_mem mem;
 static const struct x86_profile *prof;

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../vmm/guest_mem.h"
+#include "vmm/guest_mem.h"
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../arch/x86_64/boot.h"
-#include "../../arch/x86_64/e820.h"
-#include "unit_util.h"
+#include "arch/x86_64/boot.h"
+#include "arch/x86_64/e820.h"
+#include "tests/unit/unit_util.h"
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)

@@ -6,7 +6,7 @@
 #include <sched.h>
 #include <string.h>
 
-#include "../../devices/pci.h"
+#include "devices/pci.h"
 
 #define ECAM_BASE 0xb0000000ull
 #define WINDOW_BASE 0xfe000000ull

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../arch/x86_64/profile.h"
-#include "../../arch/x86_64/tables.h"
-#include "unit_util.h"
+#include "arch/x86_64/profile.h"
+#include "arch/x86_64/tables.h"
+#include "tests/unit/unit_util.h"
 
 static struct guest_mem mem;
 static const struct x86_profile *prof;

@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../devices/virtio/blk.h"
-#include "../../vmm/bytes.h"
-#include "virtio_test_driver.h"
+#include "devices/virtio/blk.h"
+#include "vmm/bytes.h"
+#include "tests/unit/virtio_test_driver.h"
 
 static struct virtq q;
 static struct virtq_chain chain;

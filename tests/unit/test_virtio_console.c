@@ -7,13 +7,13 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../devices/virtio/console.h"
-#include "../../vmm/bytes.h"
+#include "devices/virtio/console.h"
+#include "vmm/bytes.h"
 
 #define QSIZE 8
 #define RX VIRTIO_CONSOLE_RX
 #define TX VIRTIO_CONSOLE_TX
-#include "multiq_driver.h"
+#include "tests/unit/multiq_driver.h"
 
 static struct virtio_console con;
 

@@ -13,11 +13,11 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "../../devices/virtio/blk.h"
-#include "../../devices/virtio/console.h"
-#include "../../devices/virtio/mmio.h"
-#include "../../vmm/bytes.h"
-#include "virtio_test_driver.h"
+#include "devices/virtio/blk.h"
+#include "devices/virtio/console.h"
+#include "devices/virtio/mmio.h"
+#include "vmm/bytes.h"
+#include "tests/unit/virtio_test_driver.h"
 
 #define MMIO_BASE 0xd0000000ull
 #define GSI 5

@@ -12,13 +12,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../devices/virtio/net.h"
+#include "devices/virtio/net.h"
 
 #define QSIZE 16
 #define RX VIRTIO_NET_RX
 #define TX VIRTIO_NET_TX
 #define HDR VIRTIO_NET_HDR_LEN
-#include "multiq_driver.h"
+#include "tests/unit/multiq_driver.h"
 
 static struct virtio_net net;
 static int peer = -1; /* the "network" side of the backend */

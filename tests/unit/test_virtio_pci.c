@@ -9,9 +9,9 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "../../devices/pci.h"
-#include "../../devices/virtio/pci.h"
-#include "virtio_test_driver.h"
+#include "devices/pci.h"
+#include "devices/virtio/pci.h"
+#include "tests/unit/virtio_test_driver.h"
 
 #define WINDOW_BASE 0xe0000000ull
 #define WINDOW_SIZE 0x01000000ull

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../devices/virtio/blk.h"
+#include "devices/virtio/blk.h"
 
 #define QSIZE 16
 #define DESC 0x1000
