@@ -1,11 +1,29 @@
 # n90vmm — `make help` lists the targets.
-CC      ?= gcc
+#
+# ARCH is the architecture to build for: this host's by default; `make ARCH=arm64` (or
+# aarch64) on an x86_64 host cross-builds with Debian's aarch64-linux-gnu toolchain and the
+# multiarch :arm64 libraries (make deps installs both) into build/arm64/.
+HOST_ARCH := $(shell uname -m)
+ARCH ?= $(HOST_ARCH)
+override ARCH := $(patsubst arm64,aarch64,$(ARCH))
+ifeq ($(filter $(ARCH),x86_64 aarch64),)
+$(error ARCH=$(ARCH): n90vmm builds for x86_64 and aarch64 (arm64))
+endif
+ifneq ($(ARCH),$(HOST_ARCH))
+CROSS_COMPILE ?= $(ARCH)-linux-gnu-
+CC := $(CROSS_COMPILE)gcc
+O ?= build/$(patsubst aarch64,arm64,$(ARCH))
+endif
 O       ?= build
 PREFIX  ?= /usr/local
 CFLAGS  ?= -O2 -g
 # Not overridable: the language and warning level the code is written for.
 BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE -I.
 LDLIBS  += -lseccomp -lpthread
+# The arm64 machine describes itself to the guest with a flattened device tree (libfdt).
+ifeq ($(ARCH),aarch64)
+LDLIBS  += -lfdt
+endif
 SANITIZE_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 # Debian packages the build, the tests and the system-test rig need (`make deps`).
@@ -13,11 +31,12 @@ DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-
 	libcriterion-dev clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio e2fsprogs kmod zstd xz-utils \
 	iproute2 iputils-ping procps lz4 python3 mmdebstrap
 
-VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/x86_64/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c) $(wildcard harness/*.c)
+# Generic code, then the one architecture's (arch/arch.h is the line between them).
+VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/$(ARCH)/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c) $(wildcard harness/*.c)
 LIB_SRCS := $(filter-out vmm/main.c,$(VMM_SRCS))
 VMM_OBJS := $(VMM_SRCS:%.c=$(O)/obj/%.o)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
-UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_SRCS := $(wildcard tests/unit/*.c) $(wildcard tests/unit/$(ARCH)/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/obj/%.o)
 
 .PHONY: fuzz sanitize all guests run bench test unit-test integration-test system-test install clean deps help \
@@ -32,8 +51,11 @@ $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -c -o $@ $<
 
+# The freestanding test guests of this architecture (tests/guest).
 guests:
+ifeq ($(ARCH),x86_64)
 	$(MAKE) -C tests/guest O=$(abspath $(O))/guest
+endif
 
 # The host half of the virtio-net tests (tests/integration/net-cases.sh, tests/bench).
 $(O)/nettest: tests/integration/nettest.c tests/guest/nettest.h
@@ -85,7 +107,10 @@ board-security-test: all board-rootfs $(O)/unit-tests
 # ASan + UBSan, each run for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus/<target>
 # (plus the test-guest images for the loader). A crash fails the target; its input is kept
 # in $(O)/fuzz/crashes/<target>/ to be added to the corpus once fixed.
-FUZZ_TARGETS := loader virtq net pci harness cli
+FUZZ_TARGETS := virtq net pci harness cli
+ifeq ($(ARCH),x86_64)
+FUZZ_TARGETS += loader
+endif
 FUZZ_SECONDS ?= 20
 FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-Wno-gnu-variable-sized-type-not-at-end

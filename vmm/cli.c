@@ -1,7 +1,7 @@
-#include <ctype.h>
 #include "vmm/cli.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "arch/arch.h"
 
 enum long_only_option {
 	OPT_TIMEOUT = 0x100,
@@ -81,15 +83,19 @@ static const struct option long_options[] = {
 
 void cli_print_help(void)
 {
+	char profiles[256] = "";
+	for (unsigned int i = 0; arch_profile_name(i); i++)
+		snprintf(profiles + strlen(profiles), sizeof(profiles) - strlen(profiles), "%s%s", i ? ", " : "",
+			 arch_profile_name(i));
 	printf("Usage: n90vmm [options] KERNEL [ROOTFS]\n"
-	       "Boot KERNEL (multiboot, ELF/PVH vmlinux or bzImage) on KVM.\n\n"
-	       "  -c, --cpus N          vCPUs (default: the profile's)\n"
+	       "Boot KERNEL (%s) on KVM (%s).\n\n", arch_kernel_formats, arch_name);
+	printf("  -c, --cpus N          vCPUs (default: the profile's)\n"
 	       "  -m, --mem SIZE        guest RAM; MiB, or with K/M/G suffix (default: the profile's)\n"
 	       "  -p, --cmdline STR     kernel command line (alias --append)\n"
 	       "  -i, --initrd FILE     initial ramdisk / multiboot module\n"
-	       "      --profile NAME    machine layout: starry-x86 (default for multiboot),\n"
-	       "                        crosvm-x86 (default for Linux)\n"
-	       "      --disk PATH[,ro][,direct]\n"
+	       "      --profile NAME    machine layout: %s\n"
+	       "                        (default: chosen from the kernel format)\n", profiles);
+	printf("      --disk PATH[,ro][,direct]\n"
 	       "                        virtio-blk disk (repeatable; ROOTFS is added last)\n"
 	       "      --net tap=NAME[,mac=MAC] | host-ip=IP,netmask=MASK[,mac=MAC]\n"
 	       "                        virtio-net NIC on a TAP device, existing or created\n"
@@ -137,8 +143,10 @@ void cli_print_help(void)
 void cli_print_features(void)
 {
 	static const char *const features[] = {
-		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc", "virtio-mmio", "virtio-pci", "pci-intx", "virtio-blk", "virtio-console", "virtio-net", "harness", "crosvm-cli", "seccomp",
+		"serial-16550", "virtio-mmio", "virtio-pci", "pci-intx", "virtio-blk", "virtio-console", "virtio-net", "harness", "crosvm-cli", "seccomp",
 	};
+	for (size_t i = 0; arch_features[i]; i++)
+		printf("%s\n", arch_features[i]);
 	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
 		printf("%s\n", features[i]);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/arch.h"
 #include "vmm/cli.h"
 #include "vmm/exit_status.h"
 
@@ -631,7 +632,7 @@ static int build_cmdline(struct run_state *st)
 	if (console)
 		n += (size_t)snprintf(line + n, sizeof(line) - n, " console=%s", virtio ? "hvc0" : "ttyS0");
 	if (st->serial_earlycon)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, " earlycon=uart8250,io,0x3f8");
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " earlycon=%s", arch_serial_earlycon);
 	for (unsigned int i = 0; i < st->nparams && n < sizeof(line); i++)
 		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s", st->params[i]);
 	if (st->root_disk >= 0 && n < sizeof(line))

@@ -339,7 +339,7 @@ static int acpi_build_madt(struct acpi_writer *w, unsigned int ncpus, uint64_t *
 	return acpi_commit(w, *gpa, t, len);
 }
 
-static int acpi_build_fadt(struct acpi_writer *w, const struct x86_profile *profile, uint64_t facs,
+static int acpi_build_fadt(struct acpi_writer *w, const struct arch_profile *profile, uint64_t facs,
 			   uint64_t dsdt, uint64_t *gpa)
 {
 	uint8_t t[276];
@@ -373,7 +373,7 @@ static int acpi_build_fadt(struct acpi_writer *w, const struct x86_profile *prof
 	return acpi_commit(w, *gpa, t, sizeof(t));
 }
 
-int x86_acpi_build(const struct guest_mem *mem, const struct x86_profile *profile, unsigned int ncpus,
+int x86_acpi_build(const struct guest_mem *mem, const struct arch_profile *profile, unsigned int ncpus,
 		   const struct x86_mmio_device *mmio_devs, unsigned int n_mmio_devs, const struct x86_pci_host *pci,
 		   uint64_t *rsdp_gpa)
 {

@@ -8,7 +8,7 @@
 #include <sys/ioctl.h>
 
 #include "vmm/log.h"
-#include "arch/x86_64/machine.h"
+#include "arch/x86_64/pc.h"
 
 #define MSR_IA32_TSC 0x10
 #define MSR_IA32_SYSENTER_CS 0x174
@@ -193,7 +193,7 @@ int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu)
 	return ret;
 }
 
-void arch_vcpu_dump(struct vcpu *vcpu)
+static void x86_vcpu_dump(struct vcpu *vcpu)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
@@ -213,3 +213,7 @@ void arch_vcpu_dump(struct vcpu *vcpu)
 		(unsigned long long)s.cs.base, s.cs.l, s.cs.db, s.ss.selector, (unsigned long long)s.gdt.base,
 		s.gdt.limit, (unsigned long long)s.idt.base, s.idt.limit);
 }
+
+const struct vcpu_exit_ops x86_exit_ops = {
+	.dump = x86_vcpu_dump,
+};

@@ -20,7 +20,7 @@ struct e820_entry {
 };
 
 /* Fills `out` (E820_MAX_ENTRIES) in ascending address order; returns the count. */
-unsigned int x86_build_e820(const struct guest_mem *mem, const struct x86_profile *profile,
+unsigned int x86_build_e820(const struct guest_mem *mem, const struct arch_profile *profile,
 			    struct e820_entry *out);
 
 #endif

@@ -162,7 +162,7 @@ int elf_load_segments(struct load_ctx *ctx, const uint8_t *image, size_t size)
 
 int pvh_load(struct load_ctx *ctx, const struct elf_image *elf)
 {
-	const struct x86_profile *p = ctx->profile;
+	const struct arch_profile *p = ctx->profile;
 	struct x86_boot_plan *plan = ctx->plan;
 	struct e820_entry map[E820_MAX_ENTRIES];
 	uint8_t info[MEMMAP_OFFSET + E820_MAX_ENTRIES * 24];

@@ -7,7 +7,7 @@
 
 struct load_ctx {
 	const struct guest_mem *mem;
-	const struct x86_profile *profile;
+	const struct arch_profile *profile;
 	const struct x86_boot_input *in;
 	struct x86_boot_plan *plan;
 	char *err;

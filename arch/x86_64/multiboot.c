@@ -104,7 +104,7 @@ static int multiboot_load_elf(struct load_ctx *ctx)
 
 int multiboot_load(struct load_ctx *ctx)
 {
-	const struct x86_profile *p = ctx->profile;
+	const struct arch_profile *p = ctx->profile;
 	struct x86_boot_plan *plan = ctx->plan;
 	const uint8_t *image = ctx->in->kernel;
 	size_t hdr_off;

@@ -175,7 +175,7 @@ static void bring_up(uint64_t features)
 
 static void setup(void)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, RAM_BYTES, 0xd0000000), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, RAM_BYTES, 0xd0000000), 0);
 	heap_next = HEAP_GPA;
 	nioev = nirqfd = 0;
 	strcpy(path, "/tmp/n90-test-mmio-XXXXXX");
