@@ -33,6 +33,7 @@ enum long_only_option {
 	OPT_STRICT,
 	OPT_RESULT_JSON,
 	OPT_CONSOLE_LOG,
+	OPT_DUMP_FDT,
 	OPT_CONNECT,
 	OPT_LISTEN,
 	OPT_LAUNCH,
@@ -61,6 +62,7 @@ static const struct option long_options[] = {
 	{ "strict", no_argument, NULL, OPT_STRICT },
 	{ "result-json", required_argument, NULL, OPT_RESULT_JSON },
 	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
+	{ "dump-fdt", required_argument, NULL, OPT_DUMP_FDT },
 	{ "connect", required_argument, NULL, OPT_CONNECT },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "launch", required_argument, NULL, OPT_LAUNCH },
@@ -121,6 +123,7 @@ void cli_print_help(void)
 	       "      --console-log FILE    guest console to FILE instead of stderr\n"
 	       "      --no-stdin        do not feed standard input to the guest console\n"
 	       "      --stats           print device and exit counters when the VM stops\n"
+	       "      --dump-fdt FILE   write the guest's device tree blob to FILE (arm64)\n"
 	       "      --disable-sandbox don't confine threads with seccomp (debugging only)\n"
 	       "      --seccomp-log     log forbidden syscalls instead of killing (debugging)\n"
 	       "      --jail DIR        chroot into the empty directory DIR once everything is\n"
@@ -639,6 +642,9 @@ static enum cli_result parse(int argc, char **argv, bool client, struct vm_confi
 			break;
 		case OPT_CONSOLE_LOG:
 			cfg->console_log = optarg;
+			break;
+		case OPT_DUMP_FDT:
+			cfg->dump_fdt = optarg;
 			break;
 		case OPT_DISABLE_SANDBOX:
 			cfg->sandbox = SANDBOX_OFF;

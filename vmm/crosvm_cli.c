@@ -52,6 +52,7 @@ enum flag_kind {
 	F_DISABLE_SANDBOX,
 	F_SECCOMP_LOG,
 	F_KVM_DEVICE,
+	F_DUMP_FDT,
 	F_WARN,   /* accepted; `note` is the warning */
 	F_REJECT, /* refused; `note` says why */
 };
@@ -92,6 +93,7 @@ static const struct flag flag_table[] = {
 	SWITCH("disable-sandbox", F_DISABLE_SANDBOX),
 	SWITCH("seccomp-log-failures", F_SECCOMP_LOG),
 	OPT("kvm-device", 0, F_KVM_DEVICE),
+	OPT("dump-device-tree-blob", 0, F_DUMP_FDT),
 	WARN_OPT("seccomp-policy-dir", "n90vmm's seccomp policy is built in (docs/sandbox.md)"),
 	WARN_OPT("pivot-root", "n90vmm does not pivot_root; its sandbox is seccomp"),
 	WARN_OPT("syslog-tag", "n90vmm logs to stderr"),
@@ -592,6 +594,9 @@ static int apply_flag(struct run_state *st, const struct flag *f, const char *va
 	case F_KVM_DEVICE:
 		if (strcmp(value, "/dev/kvm") != 0)
 			return fail(out, "--kvm-device: n90vmm uses /dev/kvm only, not '%s'", value);
+		return 0;
+	case F_DUMP_FDT:
+		cfg->dump_fdt = value;
 		return 0;
 	case F_WARN:
 		warn(out, "--%s accepted and ignored: %s", f->name, f->note);

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <seccomp.h>
 #include <sys/ioctl.h>
 
 #include "vmm/log.h"
+#include "vmm/sandbox.h"
 #include "arch/x86_64/pc.h"
 
 #define MSR_IA32_TSC 0x10
@@ -217,3 +219,10 @@ static void x86_vcpu_dump(struct vcpu *vcpu)
 const struct vcpu_exit_ops x86_exit_ops = {
 	.dump = x86_vcpu_dump,
 };
+
+/* The x86 vCPU thread reads registers for its crash dump. */
+const struct sandbox_rule arch_vcpu_sandbox_rules[] = {
+	{ SCMP_SYS(ioctl), KVM_GET_REGS, "register dump on a guest crash" },
+	{ SCMP_SYS(ioctl), KVM_GET_SREGS, "register dump on a guest crash" },
+};
+const unsigned int arch_vcpu_sandbox_rule_count = sizeof(arch_vcpu_sandbox_rules) / sizeof(arch_vcpu_sandbox_rules[0]);

@@ -40,6 +40,10 @@ int arch_choose_machine(const struct vm_config *cfg, const uint8_t *kernel, size
 		return EXIT_BAD_IMAGE;
 	}
 
+	if (cfg->dump_fdt) {
+		fprintf(stderr, "n90vmm: --dump-fdt: an x86 guest has no device tree (it reads ACPI tables)\n");
+		return EXIT_USAGE;
+	}
 	if (cfg->profile_name) {
 		profile = x86_profile_find(cfg->profile_name);
 		if (!profile) {
