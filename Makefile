@@ -122,21 +122,22 @@ board-security-test: all board-rootfs $(O)/unit-tests
 # ASan + UBSan, each run for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus/<target>
 # (plus the test-guest images for the loader). A crash fails the target; its input is kept
 # in $(O)/fuzz/crashes/<target>/ to be added to the corpus once fixed.
-FUZZ_TARGETS := virtq net pci harness cli
+FUZZ_TARGETS := virtq net pci harness cli image
 ifeq ($(ARCH),x86_64)
 FUZZ_TARGETS += loader
 endif
 FUZZ_SECONDS ?= 20
 FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-Wno-gnu-variable-sized-type-not-at-end
-FUZZ_OBJS := $(LIB_SRCS:%.c=$(O)/fuzz/obj/%.o)
+FUZZ_SRCS := $(sort $(LIB_SRCS) $(A64_PURE_SRCS))
+FUZZ_OBJS := $(FUZZ_SRCS:%.c=$(O)/fuzz/obj/%.o)
 
 $(O)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(BASE_CFLAGS) -c -o $@ $<
 
 $(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
-	clang $(FUZZ_FLAGS) -fsanitize=fuzzer $(BASE_CFLAGS) -o $@ $^ $(LDLIBS)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer $(BASE_CFLAGS) -o $@ $^ $(UNIT_LDLIBS) $(LDLIBS)
 
 fuzz: guests $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
 	tests/fuzz/run.sh $(O) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
