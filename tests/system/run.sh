@@ -10,32 +10,12 @@ rig=${RIG_DIR:-$root/build/rig}
 here=$root/tests/system
 start=$(date +%s)
 
-"$here/fetch-kernel.sh"
+# L2 initramfs and rootfs.ext4 (with the kernel, fetched first).
+"$here/build-l2.sh"
 k=$rig/kernel
 mkdir -p "$rig/logs"
 work=$(mktemp -d "${TMPDIR:-/tmp}/n90-rig.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-
-# L2 initramfs: busybox, the virtio modules of the same kernel, and the scenario init.
-l2=$work/l2
-mkdir -p "$l2"/{bin,dev,proc,sys,newroot,lib/modules}
-cp /bin/busybox "$l2/bin/busybox"
-cp "$here/l2-init.sh" "$l2/init"
-for m in drivers/virtio/virtio drivers/virtio/virtio_ring drivers/virtio/virtio_mmio \
-	drivers/virtio/virtio_pci drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev \
-	drivers/block/virtio_blk drivers/char/virtio_console net/core/failover drivers/net/net_failover \
-	drivers/net/virtio_net; do
-	cp "$k/modules/kernel/$m.ko" "$l2/lib/modules/"
-done
-(cd "$l2" && find . | cpio -o -H newc --quiet | gzip -1) >"$rig/l2.cpio.gz"
-
-# rootfs.ext4: busybox and an init that marks the disk, made without root mounts.
-r=$work/rootfs
-mkdir -p "$r"/{bin,sbin,proc,sys,dev}
-cp /bin/busybox "$r/bin/busybox"
-for cmd in sh mount awk sync poweroff tail echo cat; do ln -s busybox "$r/bin/$cmd"; done
-cp "$here/rootfs-init.sh" "$r/sbin/init"
-mkfs.ext4 -q -F -d "$r" "$rig/rootfs.ext4" 32M
 
 adds=()
 # (l2.cpio.gz and rootfs.ext4 stay in build/rig/ for runs by hand: docs/testing.md.)
