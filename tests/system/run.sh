@@ -4,9 +4,16 @@
 # every scenario in one L1 session, prints a table and exits non-zero on any FAIL.
 # usage: tests/system/run.sh            (make system-test builds n90vmm first)
 #        RIG_SCENARIOS="virtio-net-tap sandbox" tests/system/run.sh   (only those scenarios)
+#        tests/system/run.sh --arch arm64  (or RIG_ARCH=arm64): the arm64 rig, its scenarios
+#            in l1-scenarios-arm64.sh: L1's KVM probe, Debian's arm64 Linux on it under QEMU
+#            (RIG_ARM64_QEMU=0 leaves QEMU out), n90vmm when $N90VMM_ARM64 (default
+#            build/arm64/n90vmm, cross-built) exists
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-rig=${RIG_DIR:-$root/build/rig}
+[ "${1:-}" = --arch ] && { export RIG_ARCH=$2; shift 2; }
+# shellcheck source=tests/system/rig-arch.sh
+. "$root/tests/system/rig-arch.sh"
+rig=$rig_dir
 here=$root/tests/system
 start=$(date +%s)
 
@@ -19,12 +26,28 @@ trap 'rm -rf "$work"' EXIT
 
 adds=()
 # (l2.cpio.gz and rootfs.ext4 stay in build/rig/ for runs by hand: docs/testing.md.)
-for f in "$root/build/n90vmm" "$k/vmlinuz" "$k/vmlinux" "$rig/l2.cpio.gz" "$rig/rootfs.ext4" \
-	"$here/l1-scenarios.sh" "$(command -v e2fsck)" "$(command -v debugfs)"; do
-	adds+=(--add "$f:/rig/$(basename "$f")")
-done
+if [ "$rig_arch" = arm64 ]; then
+	runner=l1-scenarios-arm64.sh timeout=600
+	for f in "$k/Image" "$rig/l2.cpio.gz" "$rig/rootfs.ext4" "$here/$runner" "$here/l1-scenario-lib.sh"; do
+		adds+=(--add "$f:/rig/$(basename "$f")")
+	done
+	if [ "${RIG_ARM64_QEMU:-1}" = 1 ]; then
+		"$here/fetch-qemu-arm64.sh"
+		adds+=(--add "$rig/qemu/sysroot/usr/bin/qemu-system-aarch64:/rig/qemu-system-aarch64")
+	fi
+	# Libraries for the arm64 binaries (QEMU's; n90vmm's libseccomp is among them).
+	adds+=(--libdir "$rig/qemu/sysroot/usr/lib/aarch64-linux-gnu" --libdir "$rig/qemu/sysroot/lib/aarch64-linux-gnu")
+	n90=${N90VMM_ARM64:-$root/build/arm64/n90vmm}
+	[ -f "$n90" ] && adds+=(--add "$n90:/rig/n90vmm")
+else
+	runner=l1-scenarios.sh timeout=240
+	for f in "$root/build/n90vmm" "$k/vmlinuz" "$k/vmlinux" "$rig/l2.cpio.gz" "$rig/rootfs.ext4" \
+		"$here/$runner" "$here/l1-scenario-lib.sh" "$(command -v e2fsck)" "$(command -v debugfs)"; do
+		adds+=(--add "$f:/rig/$(basename "$f")")
+	done
+fi
 set +e
-"$here/l1.sh" --timeout 240 --log "$rig/logs/l1.log" "${adds[@]}" -- /rig/l1-scenarios.sh /rig ${RIG_SCENARIOS:-} >"$work/out.txt"
+"$here/l1.sh" --timeout "$timeout" --log "$rig/logs/l1.log" "${adds[@]}" -- "/rig/$runner" /rig ${RIG_SCENARIOS:-} >"$work/out.txt"
 l1_status=$?
 set -e
 tr -d '\r' <"$work/out.txt" >"$rig/logs/scenarios.log"
