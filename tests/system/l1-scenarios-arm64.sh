@@ -16,6 +16,9 @@ qemu"
 features="$features
 rig"
 . "$(dirname "$0")/l1-scenario-lib.sh"
+# n90vmm names its architecture in --features (x86_64 there); either spelling counts.
+has aarch64 && features="$features
+arm64"
 # quiet as on x86: every console byte is a PL011 MMIO exit, handled by QEMU in L1, and
 # replaying the boot log through it costs about 10 s.
 base="console=ttyAMA0 panic=-1 quiet"

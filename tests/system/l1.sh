@@ -48,12 +48,12 @@ kdir=$rig/kernel
 work=$(mktemp -d "${TMPDIR:-/tmp}/n90-l1.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# Base archive (cached): busybox, the modules, the static helpers and the init
-# (l1-init.sh) that runs /l1/run.
+# Base archive (cached; rebuilt when its sources or the kernel change): busybox, the modules,
+# the static helpers and the init (l1-init.sh) that runs /l1/run.
 base=$rig/l1-base.cpio.gz
 [ "$rig_arch" = arm64 ] && rig_fetch_busybox
 stale=0
-for f in "$0" "$root"/tests/system/{l1-init.sh,l1-exit.c,l1-hold-kvm.c,l1-kvm-probe-arm64.c} "$rig_busybox"; do
+for f in "$0" "$root"/tests/system/{l1-init.sh,l1-exit.c,l1-hold-kvm.c,l1-kvm-probe-arm64.c} "$rig_busybox" "$kdir/version"; do
 	[ "$base" -ot "$f" ] && stale=1
 done
 if [ ! -f "$base" ] || [ "$stale" = 1 ]; then
