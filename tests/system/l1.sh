@@ -87,7 +87,12 @@ arm64_libs() {
 	interp=$(readelf -lW "$1" 2>/dev/null | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
 	[ -n "$interp" ] || return 0 # static
 	for d in "${dirs[@]}"; do
-		if [ -e "$d/$(basename "$interp")" ]; then echo "$d/$(basename "$interp") $interp"; break; fi
+		if [ -e "$d/$(basename "$interp")" ]; then
+			echo "$d/$(basename "$interp") $interp"
+			# libc must come from the loader's own build (they share private symbols).
+			dirs=("$d" "${dirs[@]}")
+			break
+		fi
 	done
 	while [ ${#todo[@]} -gt 0 ]; do
 		f=${todo[0]} todo=("${todo[@]:1}")
