@@ -143,9 +143,10 @@ cat "$base" "$work/payload.cpio.gz" >"$work/initrd.gz"
 # at the timeout (-no-reboot).
 kparams="loglevel=4 panic=-1 softlockup_panic=1 hung_task_panic=1"
 if [ "$rig_arch" = arm64 ]; then
-	# 2 vCPUs on as many host threads (multi-threaded TCG; the host has 2 cores). The
-	# implementation-defined pointer-authentication hash costs far less to emulate than
-	# the architected QARMA5, which Debian's kernel would otherwise use on every call.
+	# EL2 for KVM; a GICv3, so that L1's KVM offers the vGICv3 n90vmm uses. 2 vCPUs on as
+	# many host threads (multi-threaded TCG; the host has 2 cores). The implementation-defined
+	# pointer-authentication hash costs far less to emulate than the architected QARMA5,
+	# which Debian's kernel (CONFIG_ARM64_PTR_AUTH_KERNEL) uses on function returns.
 	qemu=qemu-system-aarch64 console=ttyAMA0
 	qemu_args=(-M virt,virtualization=on,gic-version=3 -cpu max,pauth-impdef=on -accel tcg,thread=multi
 		-m "$mem" -smp 2 -no-reboot -nographic -monitor none -kernel "$kdir/vmlinuz" -initrd "$work/initrd.gz"
