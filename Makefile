@@ -1,26 +1,64 @@
 # n90vmm — `make help` lists the targets.
-CC      ?= gcc
+#
+# ARCH is the architecture to build for: this host's by default; `make ARCH=arm64` (or
+# aarch64) on an x86_64 host cross-builds with Debian's aarch64-linux-gnu toolchain and the
+# multiarch :arm64 libraries (make deps installs both) into build/arm64/.
+HOST_ARCH := $(shell uname -m)
+ARCH ?= $(HOST_ARCH)
+override ARCH := $(patsubst arm64,aarch64,$(ARCH))
+ifeq ($(filter $(ARCH),x86_64 aarch64),)
+$(error ARCH=$(ARCH): n90vmm builds for x86_64 and aarch64 (arm64))
+endif
+ifneq ($(ARCH),$(HOST_ARCH))
+CROSS_COMPILE ?= $(ARCH)-linux-gnu-
+CC := $(CROSS_COMPILE)gcc
+O ?= build/$(patsubst aarch64,arm64,$(ARCH))
+endif
 O       ?= build
 PREFIX  ?= /usr/local
 CFLAGS  ?= -O2 -g
 # Not overridable: the language and warning level the code is written for.
-BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE
+BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE -I.
 LDLIBS  += -lseccomp -lpthread
+# The arm64 machine describes itself to the guest with a flattened device tree (libfdt).
+# Debian's libfdt-dev cannot be installed for two architectures at once: a cross build
+# takes the headers from the host's and links the :arm64 runtime library by its file name.
+ifeq ($(ARCH),aarch64)
+ifeq ($(HOST_ARCH),aarch64)
+LDLIBS  += -lfdt
+else
+LDLIBS  += -l:libfdt.so.1
+endif
+endif
 SANITIZE_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
-# Debian packages the build, the tests and the system-test rig need (`make deps`).
+# Debian packages the build, the tests and the system-test rig need (`make deps`). The arm64
+# rig (tests/system, --arch arm64) adds QEMU's arm64 machine and a cross compiler for its
+# static L1 helpers; its arm64 kernel, busybox and QEMU come as arm64 packages unpacked under
+# build/ (dpkg -x), for which `make deps` adds the arm64 architecture to dpkg.
 DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-dev \
 	libcriterion-dev clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio e2fsprogs kmod zstd xz-utils \
-	iproute2 iputils-ping procps lz4 python3 mmdebstrap gcc-aarch64-linux-gnu qemu-system-arm
+	iproute2 iputils-ping procps lz4 python3 mmdebstrap \
+	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils
 
-VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/x86_64/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c) $(wildcard harness/*.c)
+# Generic code, then the one architecture's (arch/arch.h is the line between them).
+VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/$(ARCH)/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c) $(wildcard harness/*.c)
 LIB_SRCS := $(filter-out vmm/main.c,$(VMM_SRCS))
 VMM_OBJS := $(VMM_SRCS:%.c=$(O)/obj/%.o)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
-UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_SRCS := $(wildcard tests/unit/*.c) $(wildcard tests/unit/$(ARCH)/*.c)
+# arm64's KVM-free parts (Image loader, FDT builder, pKVM answers, profiles) are unit-tested
+# on every host, not only where the arm64 monitor is built.
+A64_PURE_SRCS := arch/aarch64/profile.c arch/aarch64/image.c arch/aarch64/fdt.c arch/aarch64/pkvm.c
+ifneq ($(ARCH),aarch64)
+UNIT_SRCS += $(wildcard tests/unit/aarch64/*.c)
+UNIT_LIB_SRCS := $(A64_PURE_SRCS)
+UNIT_LDLIBS := -lfdt
+endif
+UNIT_LIB_OBJS := $(UNIT_LIB_SRCS:%.c=$(O)/obj/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/obj/%.o)
 
-.PHONY: fuzz sanitize all guests run bench test unit-test integration-test system-test install clean deps help \
+.PHONY: fuzz sanitize all guests run bench test unit-test integration-test system-test system-test-arm64 install clean deps help \
 	board-rootfs board-test board-security-test
 
 all: $(O)/n90vmm guests $(O)/nettest
@@ -32,16 +70,19 @@ $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -c -o $@ $<
 
+# The freestanding test guests of this architecture (tests/guest).
 guests:
+ifeq ($(ARCH),x86_64)
 	$(MAKE) -C tests/guest O=$(abspath $(O))/guest
+endif
 
 # The host half of the virtio-net tests (tests/integration/net-cases.sh, tests/bench).
 $(O)/nettest: tests/integration/nettest.c tests/guest/nettest.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -o $@ $<
 
-$(O)/unit-tests: $(UNIT_OBJS) $(LIB_OBJS)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+$(O)/unit-tests: $(UNIT_OBJS) $(LIB_OBJS) $(UNIT_LIB_OBJS)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(LDFLAGS) -o $@ $^ -lcriterion $(UNIT_LDLIBS) $(LDLIBS)
 
 unit-test: $(O)/unit-tests guests
 	$(O)/unit-tests --jobs 2
@@ -66,6 +107,12 @@ system-test: all
 	tests/system/run.sh
 	tests/system/suite-compare.sh
 
+# The arm64 rig: an arm64 L1 (QEMU virt with EL2, Debian's 6.12 arm64 kernel, real arm64 KVM)
+# proved by a KVM probe and Debian's arm64 Linux booted in it under QEMU -accel kvm; n90vmm's
+# arm64 scenarios once its arm64 build exists (docs/testing.md).
+system-test-arm64:
+	tests/system/run.sh --arch arm64
+
 # The N90 board (board/n90, overlay/): a real Debian rootfs (mmdebstrap through this host's apt
 # sources) with the board's test script and security suite, and the suites run in it under
 # n90vmm (the board suite also under QEMU, compared). quickstart-n90.sh wraps the same steps.
@@ -85,18 +132,22 @@ board-security-test: all board-rootfs $(O)/unit-tests
 # ASan + UBSan, each run for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus/<target>
 # (plus the test-guest images for the loader). A crash fails the target; its input is kept
 # in $(O)/fuzz/crashes/<target>/ to be added to the corpus once fixed.
-FUZZ_TARGETS := loader virtq net pci harness cli
+FUZZ_TARGETS := virtq net pci harness cli image
+ifeq ($(ARCH),x86_64)
+FUZZ_TARGETS += loader
+endif
 FUZZ_SECONDS ?= 20
 FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-Wno-gnu-variable-sized-type-not-at-end
-FUZZ_OBJS := $(LIB_SRCS:%.c=$(O)/fuzz/obj/%.o)
+FUZZ_SRCS := $(sort $(LIB_SRCS) $(A64_PURE_SRCS))
+FUZZ_OBJS := $(FUZZ_SRCS:%.c=$(O)/fuzz/obj/%.o)
 
 $(O)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(BASE_CFLAGS) -c -o $@ $<
 
 $(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
-	clang $(FUZZ_FLAGS) -fsanitize=fuzzer $(BASE_CFLAGS) -o $@ $^ $(LDLIBS)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer $(BASE_CFLAGS) -o $@ $^ $(UNIT_LDLIBS) $(LDLIBS)
 
 fuzz: guests $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
 	tests/fuzz/run.sh $(O) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
@@ -118,6 +169,7 @@ clean:
 	rm -rf $(O)/obj $(O)/n90vmm $(O)/unit-tests $(O)/guest
 
 deps:
+	dpkg --add-architecture arm64
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES)
 
@@ -128,6 +180,7 @@ help:
 	@echo "make unit-test        Criterion unit tests only"
 	@echo "make integration-test boot every test guest on KVM (rig fallback without /dev/kvm)"
 	@echo "make system-test      real Linux guests on real KVM inside QEMU (tests/system), then\n                      the crosscheck suite under QEMU and n90vmm, compared"
+	@echo "make system-test-arm64  the arm64 rig: arm64 L1 with real arm64 KVM, probed, Debian\n                      arm64 Linux booted in it under QEMU-KVM (tests/system --arch arm64)"
 	@echo "make board-test       the N90 board suite in its Debian rootfs (builds it: board/n90)"
 	@echo "make board-security-test  the guest security suite + the monitor's sandbox tests"
 	@echo "make bench            boot time and RSS, n90vmm vs QEMU on the same guest (JSON)"
@@ -137,4 +190,4 @@ help:
 	@echo "make deps             apt-get install the build and test dependencies (root)"
 	@echo "make clean            remove build products"
 
--include $(VMM_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)
+-include $(VMM_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(UNIT_LIB_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)

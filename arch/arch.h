@@ -1,37 +1,56 @@
-/* What each architecture provides to the monitor core. One implementation is linked in
- * (arch/x86_64 today). */
+/* What each architecture provides to the monitor core. Exactly one arch/<arch>/ is linked
+ * (the Makefile picks it by ARCH); vmm/main.c calls these hooks in the order they are
+ * listed, around the generic steps of vmm/vm.c and vmm/machine.c. Hooks documented as
+ * returning an exit status print their one line themselves; the others return 0 or -errno
+ * after logging why. */
 #ifndef N90_ARCH_H
 #define N90_ARCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "../vmm/config.h"
-#include "../vmm/vm.h"
+#include "vmm/config.h"
+#include "vmm/machine.h"
+#include "vmm/vm.h"
 
 struct console;
 
-/* Machine choice from config + kernel image: profile, vCPUs, RAM layout. Returns 0 or an
- * exit status (vmm/exit_status.h) after printing one line. */
+/* This build's architecture, as `uname -m` names it ("x86_64", "aarch64"). */
+extern const char arch_name[];
+/* The kernel formats it boots, for --help ("multiboot, ELF/PVH vmlinux or bzImage"). */
+extern const char arch_kernel_formats[];
+/* What `n90vmm --features` lists for this architecture (boot formats, firmware tables,
+ * its own devices), NULL-terminated. */
+extern const char *const arch_features[];
+/* crosvm's earlycon= for the console UART (x86: port I/O; arm64: MMIO). */
+extern const char arch_serial_earlycon[];
+/* The machine profiles this architecture has, for --help and error messages: NULL after
+ * the last. */
+const char *arch_profile_name(unsigned int index);
+
+/* Machine choice from config + kernel image: profile, vCPUs, the layout. Before KVM exists.
+ * Returns 0 or an exit status. */
 int arch_choose_machine(const struct vm_config *cfg, const uint8_t *kernel, size_t kernel_size,
 			struct machine_choice *choice);
-/* The architecture's per-VM state for the chosen machine (no KVM calls). */
+/* The architecture's per-VM state for the chosen machine (no KVM calls); sets vm->arch and
+ * vm->exit_ops. */
 int arch_vm_alloc(struct vm *vm, const struct machine_choice *choice);
-/* In-kernel irqchip, timers and other VM-wide KVM state; before vCPUs are created. */
-int arch_vm_init(struct vm *vm);
-/* Loads the kernel, initrd and tables. Returns 0 or an exit status after one clear line. */
+/* Loads the kernel, initrd, command line and firmware tables into guest memory. Returns 0
+ * or an exit status. */
 int arch_load_kernel(struct vm *vm, const uint8_t *kernel, size_t kernel_size, const uint8_t *initrd,
 		     size_t initrd_size);
-/* Opens device backends (disk images) before KVM exists, so bad paths fail the same way
- * on any host. Returns 0 or an exit status after one clear line. */
-int arch_open_backends(struct vm *vm);
-/* Registers the machine's devices on the buses; the console is COM1's sink. */
-int arch_create_devices(struct vm *vm, struct console *console);
-/* CPUID, MSRs, FPU, LAPIC and (for the boot vCPU) the entry registers. */
+/* VM-wide KVM state that must exist before devices and vCPUs (x86: irqchip and PIT;
+ * arm64: the GIC device). */
+int arch_vm_init(struct vm *vm);
+/* The devices only this machine has (x86: the PC's UARTs, RTC, i8042, PM1 ...; arm64: the
+ * MMIO 16550); sets m->console_uart. The console is the UART's sink. */
+int arch_create_devices(struct vm *vm, struct machine *m, struct console *console);
+/* One vCPU's architectural state (CPUID and MSRs; arm64 VCPU_INIT) and, for the boot vCPU,
+ * its entry registers. */
 int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu);
-/* Register dump on stderr, for crashes. */
-void arch_vcpu_dump(struct vcpu *vcpu);
-/* Console input for the guest; returns bytes accepted. */
-size_t arch_console_input(struct vm *vm, const uint8_t *buf, size_t len);
+/* After every vCPU exists, before any runs (arm64: the GIC's final init). */
+int arch_vm_finalize(struct vm *vm);
+/* Counters of the architecture's own devices, for --stats. */
 void arch_print_stats(const struct vm *vm);
 void arch_vm_destroy(struct vm *vm);
 

@@ -1,8 +1,8 @@
-#include "acpi_pm.h"
+#include "devices/acpi_pm.h"
 
 #include <string.h>
 
-#include "../vmm/log.h"
+#include "vmm/log.h"
 
 #define PM1_CNT_SCI_EN 0x0001 /* always set: the machine has no SMM, so it is in ACPI mode */
 #define PM1_CNT_SLP_TYP_SHIFT 10

@@ -7,8 +7,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "../vmm/bus.h"
-#include "../vmm/stop.h"
+#include "vmm/bus.h"
+#include "vmm/stop.h"
 
 #define ACPI_PM_BLOCK_LEN 6 /* PM1a_EVT (status, enable) + PM1a_CNT */
 #define ACPI_PM_S5_SLP_TYP 0 /* must match \_S5 in the DSDT (arch/x86_64/acpi.c) */

@@ -1,8 +1,8 @@
-#include "i8042.h"
+#include "devices/i8042.h"
 
 #include <string.h>
 
-#include "../vmm/log.h"
+#include "vmm/log.h"
 
 #define CMD_PULSE_RESET 0xfe
 #define STATUS_SYSTEM_FLAG 0x04 /* self-test passed */

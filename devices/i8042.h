@@ -3,8 +3,8 @@
 #ifndef N90_I8042_H
 #define N90_I8042_H
 
-#include "../vmm/bus.h"
-#include "../vmm/stop.h"
+#include "vmm/bus.h"
+#include "vmm/stop.h"
 
 struct i8042 {
 	struct vm_stopper stop;

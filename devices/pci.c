@@ -1,9 +1,9 @@
-#include "pci.h"
+#include "devices/pci.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "../vmm/bytes.h"
+#include "vmm/bytes.h"
 
 /* conf1 address register (PCI 3.0 §3.2.2.3.2): bit 31 enables the data window; bits 30:24 are
  * reserved and bits 1:0 read-only, both reading 0. */
@@ -13,7 +13,6 @@
 #define BAR_MIN_SIZE 0x1000
 #define BAR_MAX_SIZE 0x80000000ull /* the largest a 32-bit BAR can describe */
 #define ECAM_FUNCTION_SIZE 0x1000
-#define ECAM_MAX_SIZE 0x10000000ull /* 256 buses (PCIe base spec §7.2.2) */
 #define CAP_START 0x40 /* first byte after the type-0 header (PCI 3.0 §6.7) */
 #define MAX_CAPS ((PCI_CONFIG_SIZE - CAP_START) / 4)
 
@@ -332,37 +331,64 @@ static void conf1_data_write(void *opaque, uint64_t offset, const uint8_t *data,
 		pci_config_write(opaque, b, s, f, reg, data, len);
 }
 
-/* ECAM (PCIe base spec §7.2.2): offset = bus << 20 | device << 15 | function << 12 | register.
- * An access must stay inside one function's 4 KiB. */
-static bool ecam_target(uint64_t offset, uint32_t len, unsigned int *b, unsigned int *s, unsigned int *f,
-			uint32_t *reg)
+/* Memory-mapped configuration space: offset = bus | device | function | register, each
+ * function owning 1 << function_shift bytes. ECAM (PCIe base spec §7.2.2) gives a function
+ * 4 KiB (bus << 20 | device << 15 | function << 12); CAM, the pre-PCIe form Linux calls
+ * pci-host-cam-generic, gives it 256 bytes (bus << 16 | device << 11 | function << 8). An
+ * access must stay inside one function's space. */
+static bool mapped_config_target(uint64_t offset, uint32_t len, unsigned int function_shift, unsigned int *b,
+				 unsigned int *s, unsigned int *f, uint32_t *reg)
 {
-	if (offset >= ECAM_MAX_SIZE)
+	uint32_t function_size = 1u << function_shift;
+	if (offset >= 256ull << (function_shift + 8))
 		return false;
-	*b = (unsigned int)(offset >> 20) & 0xff;
-	*s = (unsigned int)(offset >> 15) & 0x1f;
-	*f = (unsigned int)(offset >> 12) & 0x7;
-	*reg = (uint32_t)offset & (ECAM_FUNCTION_SIZE - 1);
-	return len <= ECAM_FUNCTION_SIZE - *reg;
+	*b = (unsigned int)(offset >> (function_shift + 8)) & 0xff;
+	*s = (unsigned int)(offset >> (function_shift + 3)) & 0x1f;
+	*f = (unsigned int)(offset >> function_shift) & 0x7;
+	*reg = (uint32_t)offset & (function_size - 1);
+	return len <= function_size - *reg;
 }
 
-static void ecam_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
+#define ECAM_FUNCTION_SHIFT 12
+#define CAM_FUNCTION_SHIFT 8
+
+static void mapped_config_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, unsigned int shift)
 {
 	unsigned int b, s, f;
 	uint32_t reg;
-	if (!ecam_target(offset, len, &b, &s, &f, &reg)) {
+	if (!mapped_config_target(offset, len, shift, &b, &s, &f, &reg)) {
 		memset(data, 0xff, len);
 		return;
 	}
 	pci_config_read(opaque, b, s, f, reg, data, len);
 }
 
-static void ecam_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
+static void mapped_config_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len, unsigned int shift)
 {
 	unsigned int b, s, f;
 	uint32_t reg;
-	if (ecam_target(offset, len, &b, &s, &f, &reg))
+	if (mapped_config_target(offset, len, shift, &b, &s, &f, &reg))
 		pci_config_write(opaque, b, s, f, reg, data, len);
+}
+
+static void ecam_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
+{
+	mapped_config_read(opaque, offset, data, len, ECAM_FUNCTION_SHIFT);
+}
+
+static void ecam_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
+{
+	mapped_config_write(opaque, offset, data, len, ECAM_FUNCTION_SHIFT);
+}
+
+static void cam_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
+{
+	mapped_config_read(opaque, offset, data, len, CAM_FUNCTION_SHIFT);
+}
+
+static void cam_write(void *opaque, uint64_t offset, const uint8_t *data, uint32_t len)
+{
+	mapped_config_write(opaque, offset, data, len, CAM_FUNCTION_SHIFT);
 }
 
 /* Finds the BAR decoding all of [addr, addr+len) under the lock and returns a snapshot of
@@ -416,4 +442,5 @@ static void window_write(void *opaque, uint64_t offset, const uint8_t *data, uin
 const struct bus_ops pci_conf1_address_ops = { .read = conf1_address_read, .write = conf1_address_write };
 const struct bus_ops pci_conf1_data_ops = { .read = conf1_data_read, .write = conf1_data_write };
 const struct bus_ops pci_ecam_ops = { .read = ecam_read, .write = ecam_write };
+const struct bus_ops pci_cam_ops = { .read = cam_read, .write = cam_write };
 const struct bus_ops pci_window_ops = { .read = window_read, .write = window_write };

@@ -1,4 +1,4 @@
-/* PCI: a host bridge on bus 0 with configuration access through conf1 (0xCF8/0xCFC) and ECAM,
+/* PCI: a host bridge on bus 0 with configuration access through conf1 (0xCF8/0xCFC), ECAM or CAM,
  * type-0 configuration space per function (vendor/device/class, BARs with sizing, a
  * capability list, MSI-X), and BAR dispatch. BARs are assigned by the monitor inside the
  * profile's window before the guest starts (StarryOS has no BAR allocator); a guest that
@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../vmm/bus.h"
+#include "vmm/bus.h"
 
 #define PCI_MAX_DEVICES 32 /* bus 0 only: one function per slot */
 #define PCI_CONFIG_SIZE 256
@@ -139,8 +139,10 @@ void pci_config_write(struct pci_bus *bus, unsigned int busnr, unsigned int slot
  *  - pci_conf1_data_ops at 0xCFC, length 4;
  *  - pci_ecam_ops at ecam_base, up to 256 MiB (256 buses x 32 slots x 8 functions x 4 KiB;
  *    a smaller range just covers fewer buses);
+ *  - pci_cam_ops at the CAM base, up to 16 MiB (256 buses x 32 slots x 8 functions x 256
+ *    bytes): the same space, 256 bytes per function (pci-host-cam-generic, crosvm-arm64);
  *  - pci_window_ops over [window_base, window_base + window_size): an access goes to the BAR
  *    that decodes all of it, else reads all ones and its write is dropped. */
-extern const struct bus_ops pci_conf1_address_ops, pci_conf1_data_ops, pci_ecam_ops, pci_window_ops;
+extern const struct bus_ops pci_conf1_address_ops, pci_conf1_data_ops, pci_ecam_ops, pci_cam_ops, pci_window_ops;
 
 #endif

@@ -1,8 +1,8 @@
-#include "post_code.h"
+#include "devices/post_code.h"
 
 #include <string.h>
 
-#include "../vmm/log.h"
+#include "vmm/log.h"
 
 static void post_code_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
 {

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "../vmm/bus.h"
+#include "vmm/bus.h"
 
 struct post_code {
 	uint8_t last;

@@ -1,8 +1,8 @@
-#include "reset_control.h"
+#include "devices/reset_control.h"
 
 #include <string.h>
 
-#include "../vmm/log.h"
+#include "vmm/log.h"
 
 #define RST_CPU 0x04
 

@@ -5,8 +5,8 @@
 
 #include <stdint.h>
 
-#include "../vmm/bus.h"
-#include "../vmm/stop.h"
+#include "vmm/bus.h"
+#include "vmm/stop.h"
 
 struct reset_control {
 	uint8_t value;

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "../vmm/bus.h"
+#include "vmm/bus.h"
 
 struct cmos_rtc {
 	pthread_mutex_t lock;

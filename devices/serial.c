@@ -1,4 +1,4 @@
-#include "serial.h"
+#include "devices/serial.h"
 
 #include <string.h>
 
@@ -55,10 +55,25 @@ static uint8_t pending_iir(const struct serial16550 *s)
 	return IIR_NO_INT;
 }
 
-/* On a PC the UART's interrupt output is gated by OUT2 (drivers set it to enable IRQs). */
-static void update_irq(struct serial16550 *s)
+/* On a PC the UART's interrupt output is gated by OUT2 (drivers set it to enable IRQs) and
+ * drives a level-triggered line: raise and lower it as the condition comes and goes. Wired
+ * to an edge-triggered interrupt (crosvm-arm64's SPI 0), the controller only sees rising
+ * edges, so each new event (a byte received, THR emptied, an interrupt enabled) while the
+ * condition holds must give a new pulse, or a guest that reads input only from its interrupt
+ * handler never hears of the second byte (crosvm's serial does the same). */
+static void update_irq(struct serial16550 *s, bool event)
 {
-	int level = pending_iir(s) != IIR_NO_INT && (s->mcr & MCR_OUT2);
+	int level = pending_iir(s) != IIR_NO_INT && (!s->wiring.out2_gates_irq || (s->mcr & MCR_OUT2));
+	if (s->wiring.edge) {
+		bool pulse = level && (event || !s->irq_level);
+		s->irq_level = level;
+		if (pulse) {
+			s->stats.irqs++;
+			irq_line_set(&s->irq, 1);
+			irq_line_set(&s->irq, 0);
+		}
+		return;
+	}
 	if (level != s->irq_level) {
 		s->irq_level = level;
 		if (level)
@@ -89,6 +104,12 @@ void serial_init(struct serial16550 *s, const char *name, struct irq_line irq, s
 	s->lsr = LSR_THRE | LSR_TEMT;
 	s->mcr = MCR_OUT2;
 	s->thr_interrupt = true;
+	s->wiring = (struct serial_wiring){ .out2_gates_irq = true, .edge = false };
+}
+
+void serial_set_wiring(struct serial16550 *s, struct serial_wiring wiring)
+{
+	s->wiring = wiring;
 }
 
 void serial_destroy(struct serial16550 *s)
@@ -143,7 +164,7 @@ static uint8_t read_locked(struct serial16550 *s, unsigned int reg)
 	case REG_SCR:
 		return s->scr;
 	}
-	update_irq(s);
+	update_irq(s, false);
 	return v;
 }
 
@@ -193,7 +214,9 @@ static void write_locked(struct serial16550 *s, unsigned int reg, uint8_t v)
 		s->scr = v;
 		return;
 	}
-	update_irq(s);
+	/* A byte sent (THR empty again) or an interrupt enabled is a new event; MCR and FCR
+	 * writes only change whether the condition holds. */
+	update_irq(s, reg == REG_RBR_THR || reg == REG_IER);
 }
 
 uint8_t serial_read_reg(struct serial16550 *s, unsigned int reg)
@@ -227,7 +250,7 @@ size_t serial_receive(struct serial16550 *s, const uint8_t *buf, size_t len)
 			rx_push(s, buf[n++]);
 		if (n < len)
 			s->rx_was_full = true;
-		update_irq(s);
+		update_irq(s, n > 0);
 	} else {
 		n = len;
 	}

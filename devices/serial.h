@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../vmm/bus.h"
-#include "../vmm/irq.h"
+#include "vmm/bus.h"
+#include "vmm/irq.h"
 
 #define SERIAL_FIFO_SIZE 16
 #define SERIAL_REG_COUNT 8
@@ -27,6 +27,12 @@ struct serial_stats {
 	uint64_t tx_bytes, rx_bytes, rx_overruns, irqs;
 };
 
+/* How the interrupt output is wired to the machine. */
+struct serial_wiring {
+	bool out2_gates_irq; /* MCR.OUT2 enables the output (PC); else always enabled */
+	bool edge;           /* edge-triggered line: pulse per new event instead of a level */
+};
+
 struct serial16550 {
 	pthread_mutex_t lock;
 	const char *name;
@@ -37,11 +43,14 @@ struct serial16550 {
 	unsigned int rx_head, rx_count;
 	int irq_level;
 	struct irq_line irq;
+	struct serial_wiring wiring;
 	struct serial_sink sink;
 	struct serial_stats stats;
 };
 
+/* A PC-wired UART (OUT2-gated, level-triggered); serial_set_wiring() changes that. */
 void serial_init(struct serial16550 *s, const char *name, struct irq_line irq, struct serial_sink sink);
+void serial_set_wiring(struct serial16550 *s, struct serial_wiring wiring);
 void serial_destroy(struct serial16550 *s);
 extern const struct bus_ops serial_bus_ops;
 

@@ -2,7 +2,7 @@
  * hypervisor's serial port through a socket, so a suite can run under QEMU or crosvm and be
  * compared with n90vmm's results. Optionally launches that hypervisor (--launch, a shell
  * command line) and stops it when the harness is done. */
-#include "client.h"
+#include "harness/client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../vmm/exit_status.h"
-#include "session.h"
+#include "vmm/exit_status.h"
+#include "harness/session.h"
 
 #define CONNECT_RETRY_MS 50
 #define POLL_SLICE_MS 200      /* also how often a launched hypervisor's exit is noticed */

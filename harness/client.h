@@ -2,7 +2,7 @@
 #ifndef N90_HARNESS_CLIENT_H
 #define N90_HARNESS_CLIENT_H
 
-#include "../vmm/config.h"
+#include "vmm/config.h"
 
 /* Runs cfg->harness's commands over cfg->client.connect, launching cfg->client.launch first
  * when given; returns the exit status, with the same meanings as inside n90vmm. */

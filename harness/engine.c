@@ -1,4 +1,4 @@
-#include "engine.h"
+#include "harness/engine.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
-#include "session.h"
+#include "harness/session.h"
 
-#include "../vmm/exit_status.h"
+#include "vmm/exit_status.h"
 
 #include <errno.h>
 #include <fcntl.h>

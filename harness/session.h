@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "engine.h"
+#include "harness/engine.h"
 
 struct harness_options {
 	const char *commands[HARNESS_MAX_COMMANDS];

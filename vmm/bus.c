@@ -1,10 +1,10 @@
-#include "bus.h"
+#include "vmm/bus.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "vmm/log.h"
 
 void bus_init(struct bus *bus, const char *name)
 {

@@ -1,7 +1,7 @@
-#include <ctype.h>
-#include "cli.h"
+#include "vmm/cli.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "arch/arch.h"
 
 enum long_only_option {
 	OPT_TIMEOUT = 0x100,
@@ -31,6 +33,7 @@ enum long_only_option {
 	OPT_STRICT,
 	OPT_RESULT_JSON,
 	OPT_CONSOLE_LOG,
+	OPT_DUMP_FDT,
 	OPT_CONNECT,
 	OPT_LISTEN,
 	OPT_LAUNCH,
@@ -59,6 +62,7 @@ static const struct option long_options[] = {
 	{ "strict", no_argument, NULL, OPT_STRICT },
 	{ "result-json", required_argument, NULL, OPT_RESULT_JSON },
 	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
+	{ "dump-fdt", required_argument, NULL, OPT_DUMP_FDT },
 	{ "connect", required_argument, NULL, OPT_CONNECT },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "launch", required_argument, NULL, OPT_LAUNCH },
@@ -81,15 +85,19 @@ static const struct option long_options[] = {
 
 void cli_print_help(void)
 {
+	char profiles[256] = "";
+	for (unsigned int i = 0; arch_profile_name(i); i++)
+		snprintf(profiles + strlen(profiles), sizeof(profiles) - strlen(profiles), "%s%s", i ? ", " : "",
+			 arch_profile_name(i));
 	printf("Usage: n90vmm [options] KERNEL [ROOTFS]\n"
-	       "Boot KERNEL (multiboot, ELF/PVH vmlinux or bzImage) on KVM.\n\n"
-	       "  -c, --cpus N          vCPUs (default: the profile's)\n"
+	       "Boot KERNEL (%s) on KVM (%s).\n\n", arch_kernel_formats, arch_name);
+	printf("  -c, --cpus N          vCPUs (default: the profile's)\n"
 	       "  -m, --mem SIZE        guest RAM; MiB, or with K/M/G suffix (default: the profile's)\n"
 	       "  -p, --cmdline STR     kernel command line (alias --append)\n"
 	       "  -i, --initrd FILE     initial ramdisk / multiboot module\n"
-	       "      --profile NAME    machine layout: starry-x86 (default for multiboot),\n"
-	       "                        crosvm-x86 (default for Linux)\n"
-	       "      --disk PATH[,ro][,direct]\n"
+	       "      --profile NAME    machine layout: %s\n"
+	       "                        (default: chosen from the kernel format)\n", profiles);
+	printf("      --disk PATH[,ro][,direct]\n"
 	       "                        virtio-blk disk (repeatable; ROOTFS is added last)\n"
 	       "      --net tap=NAME[,mac=MAC] | host-ip=IP,netmask=MASK[,mac=MAC]\n"
 	       "                        virtio-net NIC on a TAP device, existing or created\n"
@@ -115,6 +123,7 @@ void cli_print_help(void)
 	       "      --console-log FILE    guest console to FILE instead of stderr\n"
 	       "      --no-stdin        do not feed standard input to the guest console\n"
 	       "      --stats           print device and exit counters when the VM stops\n"
+	       "      --dump-fdt FILE   write the guest's device tree blob to FILE (arm64)\n"
 	       "      --disable-sandbox don't confine threads with seccomp (debugging only)\n"
 	       "      --seccomp-log     log forbidden syscalls instead of killing (debugging)\n"
 	       "      --jail DIR        chroot into the empty directory DIR once everything is\n"
@@ -137,8 +146,10 @@ void cli_print_help(void)
 void cli_print_features(void)
 {
 	static const char *const features[] = {
-		"x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "serial-16550", "cmos-rtc", "virtio-mmio", "virtio-pci", "pci-intx", "virtio-blk", "virtio-console", "virtio-net", "harness", "crosvm-cli", "seccomp",
+		"serial-16550", "virtio-mmio", "virtio-pci", "pci-intx", "virtio-blk", "virtio-console", "virtio-net", "harness", "crosvm-cli", "seccomp",
 	};
+	for (size_t i = 0; arch_features[i]; i++)
+		printf("%s\n", arch_features[i]);
 	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
 		printf("%s\n", features[i]);
 }
@@ -631,6 +642,9 @@ static enum cli_result parse(int argc, char **argv, bool client, struct vm_confi
 			break;
 		case OPT_CONSOLE_LOG:
 			cfg->console_log = optarg;
+			break;
+		case OPT_DUMP_FDT:
+			cfg->dump_fdt = optarg;
 			break;
 		case OPT_DISABLE_SANDBOX:
 			cfg->sandbox = SANDBOX_OFF;

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "vmm/config.h"
 
 enum cli_result {
 	CLI_RUN = 0,      /* boot a VM with the config */

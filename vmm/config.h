@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../harness/session.h"
-#include "sandbox.h"
+#include "harness/session.h"
+#include "vmm/sandbox.h"
 
 #define CONFIG_MAX_DISKS 8
 #define CONFIG_MAX_NICS 4
@@ -82,6 +82,7 @@ struct vm_config {
 	/* Harness mode (--command / --script) when harness.ncommands > 0. */
 	struct harness_options harness;
 	const char *console_log; /* guest console to this file instead of stderr (harness mode) */
+	const char *dump_fdt;    /* --dump-fdt: write the guest's device tree here (arm64) */
 	/* `n90vmm harness`: the protocol against another hypervisor's serial port. */
 	struct {
 		const char *connect; /* "unix:PATH" or "tcp:HOST:PORT" */

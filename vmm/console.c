@@ -1,4 +1,4 @@
-#include "console.h"
+#include "vmm/console.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "control.h"
-#include "exit_status.h"
-#include "sandbox.h"
+#include "vmm/control.h"
+#include "vmm/exit_status.h"
+#include "vmm/sandbox.h"
 
 /* --serial unix:PATH. Output is written by whichever thread runs the console device (vCPU,
  * I/O) while the main thread accepts and drops clients: the lock orders the two, so the

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "vmm/config.h"
 
 #define CONSOLE_ESCAPE_CHAR 0x01 /* Ctrl-A */
 /* --serial unix:PATH keeps at most this much output for a client yet to connect; beyond it

@@ -3,7 +3,7 @@
  * mapped onto struct vm_config. Every flag crosvm's `run` knows is in flag_table: implemented,
  * accepted with a warning (harmless: it asks for something n90vmm does not have and the guest
  * cannot miss), or refused by name. */
-#include "crosvm_cli.h"
+#include "vmm/crosvm_cli.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "exit_status.h"
+#include "arch/arch.h"
+#include "vmm/cli.h"
+#include "vmm/exit_status.h"
 
 /* Copies of argument pieces (split key=value lists, the built kernel command line). One
  * parse at a time; the configuration of the last parse points into it. */
@@ -51,6 +52,7 @@ enum flag_kind {
 	F_DISABLE_SANDBOX,
 	F_SECCOMP_LOG,
 	F_KVM_DEVICE,
+	F_DUMP_FDT,
 	F_WARN,   /* accepted; `note` is the warning */
 	F_REJECT, /* refused; `note` says why */
 };
@@ -91,6 +93,7 @@ static const struct flag flag_table[] = {
 	SWITCH("disable-sandbox", F_DISABLE_SANDBOX),
 	SWITCH("seccomp-log-failures", F_SECCOMP_LOG),
 	OPT("kvm-device", 0, F_KVM_DEVICE),
+	OPT("dump-device-tree-blob", 0, F_DUMP_FDT),
 	WARN_OPT("seccomp-policy-dir", "n90vmm's seccomp policy is built in (docs/sandbox.md)"),
 	WARN_OPT("pivot-root", "n90vmm does not pivot_root; its sandbox is seccomp"),
 	WARN_OPT("syslog-tag", "n90vmm logs to stderr"),
@@ -592,6 +595,9 @@ static int apply_flag(struct run_state *st, const struct flag *f, const char *va
 		if (strcmp(value, "/dev/kvm") != 0)
 			return fail(out, "--kvm-device: n90vmm uses /dev/kvm only, not '%s'", value);
 		return 0;
+	case F_DUMP_FDT:
+		cfg->dump_fdt = value;
+		return 0;
 	case F_WARN:
 		warn(out, "--%s accepted and ignored: %s", f->name, f->note);
 		return 0;
@@ -631,7 +637,7 @@ static int build_cmdline(struct run_state *st)
 	if (console)
 		n += (size_t)snprintf(line + n, sizeof(line) - n, " console=%s", virtio ? "hvc0" : "ttyS0");
 	if (st->serial_earlycon)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, " earlycon=uart8250,io,0x3f8");
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " earlycon=%s", arch_serial_earlycon);
 	for (unsigned int i = 0; i < st->nparams && n < sizeof(line); i++)
 		n += (size_t)snprintf(line + n, sizeof(line) - n, " %s", st->params[i]);
 	if (st->root_disk >= 0 && n < sizeof(line))

@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 
-#include "config.h"
+#include "vmm/config.h"
 
 /* crosvm's process exit statuses (crosvm src/main.rs, CommandStatus). */
 enum crosvm_exit {

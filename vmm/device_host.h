@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "event_loop.h"
-#include "guest_mem.h"
+#include "vmm/event_loop.h"
+#include "vmm/guest_mem.h"
 
 struct device_host {
 	const struct guest_mem *mem;
@@ -20,7 +20,9 @@ struct device_host {
 	/* KVM_IRQFD: writing `fd` injects GSI `gsi`. resample_fd >= 0 makes it level-triggered
 	 * (re-raised after the guest's EOI while still asserted). */
 	int (*irqfd)(void *vm, unsigned int gsi, int fd, int resample_fd, bool assign);
-	/* Points GSI `gsi` at an MSI message; valid=false removes the route. */
+	/* Points GSI `gsi` at an MSI message; valid=false removes the route. NULL when the
+	 * machine's interrupt controller takes no MSIs (arm64 without an ITS): devices then
+	 * offer no MSI-X and interrupt through their INTx pin. */
 	int (*msi_route)(void *vm, unsigned int gsi, uint64_t addr, uint32_t data, bool valid);
 	/* A GSI above the interrupt controllers' pins, for MSI routes. */
 	int (*alloc_gsi)(void *vm);

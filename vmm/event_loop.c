@@ -1,4 +1,4 @@
-#include "event_loop.h"
+#include "vmm/event_loop.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -8,8 +8,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "sandbox.h"
+#include "vmm/log.h"
+#include "vmm/sandbox.h"
 
 int event_loop_init(struct event_loop *loop)
 {

@@ -1,4 +1,4 @@
-#include "guest_mem.h"
+#include "vmm/guest_mem.h"
 
 #include <errno.h>
 #include <string.h>
@@ -6,13 +6,14 @@
 
 #define FOUR_GIB (1ull << 32)
 
-int guest_mem_alloc(struct guest_mem *mem, uint64_t ram_bytes, uint64_t hole_start)
+int guest_mem_alloc(struct guest_mem *mem, uint64_t ram_base, uint64_t ram_bytes, uint64_t hole_start)
 {
 	memset(mem, 0, sizeof(*mem));
-	if (ram_bytes == 0 || hole_start == 0 || hole_start > FOUR_GIB)
+	if (ram_bytes == 0 || hole_start <= ram_base || (hole_start != UINT64_MAX && hole_start > FOUR_GIB))
 		return -EINVAL;
-	/* 47 bits of guest-physical space is all an x86-64 host can map anyway. */
-	if (ram_bytes > (1ull << 46))
+	/* 47 bits of guest-physical space is all an x86-64 host can map anyway, and more than
+	 * any arm64 IPA size n90vmm asks for. */
+	if (ram_bytes > (1ull << 46) || ram_base > (1ull << 46))
 		return -E2BIG;
 
 	void *base = mmap(NULL, ram_bytes, PROT_READ | PROT_WRITE,
@@ -22,8 +23,8 @@ int guest_mem_alloc(struct guest_mem *mem, uint64_t ram_bytes, uint64_t hole_sta
 	/* Transparent huge pages cut EPT/NPT walk depth for the guest; a hint, not a need. */
 	madvise(base, ram_bytes, MADV_HUGEPAGE);
 
-	uint64_t low = ram_bytes < hole_start ? ram_bytes : hole_start;
-	mem->regions[0] = (struct guest_mem_region){ .gpa = 0, .size = low, .hva = base };
+	uint64_t low = ram_bytes < hole_start - ram_base ? ram_bytes : hole_start - ram_base;
+	mem->regions[0] = (struct guest_mem_region){ .gpa = ram_base, .size = low, .hva = base };
 	mem->nregions = 1;
 	if (ram_bytes > low) {
 		mem->regions[1] = (struct guest_mem_region){ .gpa = FOUR_GIB, .size = ram_bytes - low,

@@ -21,10 +21,11 @@ struct guest_mem {
 	uint64_t total; /* bytes of RAM over all regions */
 };
 
-/* Lays out `ram_bytes` of RAM starting at guest address 0, split around the 32-bit hole
- * [hole_start, 4 GiB): RAM above the hole continues at 4 GiB. Backed by one anonymous
- * mapping (MAP_NORESERVE: untouched guest pages cost nothing). Returns 0 or -errno. */
-int guest_mem_alloc(struct guest_mem *mem, uint64_t ram_bytes, uint64_t hole_start);
+/* Lays out `ram_bytes` of RAM starting at guest address ram_base (0 on x86, 2 GiB on
+ * crosvm-arm64), split around the 32-bit hole [hole_start, 4 GiB): RAM that would reach the
+ * hole continues at 4 GiB. hole_start = UINT64_MAX: no hole. Backed by one anonymous mapping
+ * (MAP_NORESERVE: untouched guest pages cost nothing). Returns 0 or -errno. */
+int guest_mem_alloc(struct guest_mem *mem, uint64_t ram_base, uint64_t ram_bytes, uint64_t hole_start);
 void guest_mem_free(struct guest_mem *mem);
 
 /* Host pointer for [gpa, gpa+len) if the whole range lies inside one RAM region, else NULL.
@@ -41,7 +42,7 @@ int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, 
 int guest_mem_read(const struct guest_mem *mem, uint64_t gpa, void *dst, uint64_t len);
 int guest_mem_fill(const struct guest_mem *mem, uint64_t gpa, int byte, uint64_t len);
 
-/* Highest RAM address below 4 GiB (exclusive end of the low region). */
+/* Exclusive end of the first RAM region (on x86: the highest RAM address below 4 GiB). */
 uint64_t guest_mem_low_end(const struct guest_mem *mem);
 
 #endif

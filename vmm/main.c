@@ -13,16 +13,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../arch/arch.h"
-#include "../harness/client.h"
-#include "cli.h"
-#include "console.h"
-#include "control.h"
-#include "crosvm_cli.h"
-#include "exit_status.h"
-#include "log.h"
-#include "sandbox.h"
-#include "vm.h"
+#include "arch/arch.h"
+#include "harness/client.h"
+#include "vmm/cli.h"
+#include "vmm/console.h"
+#include "vmm/control.h"
+#include "vmm/crosvm_cli.h"
+#include "vmm/exit_status.h"
+#include "vmm/log.h"
+#include "vmm/machine.h"
+#include "vmm/sandbox.h"
+#include "vmm/vm.h"
 
 /* Kernels and initrds above this are refused before they are read (a sanity bound, far
  * above any real kernel or test initramfs). */
@@ -84,6 +85,7 @@ static int read_image(const char *what, const char *path, struct image *img)
 
 struct main_loop {
 	struct vm *vm;
+	struct machine *machine;
 	struct console *console;
 	struct harness_session *harness; /* NULL unless --command / --script */
 	int epoll_fd, signal_fd, timer_fd;
@@ -124,7 +126,8 @@ static void stdin_watch(struct main_loop *l, bool on)
 static void deliver_pending(struct main_loop *l)
 {
 	while (l->pending_off < l->pending_len) {
-		size_t n = arch_console_input(l->vm, l->pending + l->pending_off, l->pending_len - l->pending_off);
+		size_t n = machine_console_input(l->machine, l->vm->cfg, l->pending + l->pending_off,
+						 l->pending_len - l->pending_off);
 		if (n == 0)
 			break;
 		l->pending_off += n;
@@ -306,6 +309,7 @@ static int run_vm(const struct vm_config *cfg)
 {
 	struct image kernel = { 0 }, initrd = { 0 };
 	struct machine_choice choice;
+	static struct machine machine;
 	struct console console;
 	static struct harness_session harness;
 	bool harness_mode = false;
@@ -330,15 +334,19 @@ static int run_vm(const struct vm_config *cfg)
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Kernels load and backends open before /dev/kvm is touched, so a bad image or path
+	 * fails the same way on any host. */
+	memset(&machine, 0, sizeof(machine));
+	machine.layout = &choice.layout;
 	status = EXIT_SETUP;
-	if (vm_create(&vm, cfg, &choice) < 0)
+	if (vm_create(&vm, cfg, choice.ncpus, &choice.layout) < 0 || arch_vm_alloc(&vm, &choice) < 0)
 		goto out_vm;
 	if ((status = arch_load_kernel(&vm, kernel.data, kernel.size, initrd.data, initrd.size)))
 		goto out_vm;
-	if ((status = arch_open_backends(&vm)))
+	if ((status = machine_open_backends(&machine, &vm)))
 		goto out_vm;
 	status = EXIT_SETUP;
-	if (vm_open_kvm(&vm) < 0)
+	if (vm_open_kvm(&vm, choice.vm_type) < 0 || arch_vm_init(&vm) < 0)
 		goto out_vm;
 	int console_out = STDOUT_FILENO;
 	if (cfg->harness.ncommands > 0) {
@@ -380,7 +388,13 @@ static int run_vm(const struct vm_config *cfg)
 		console.tap = harness_session_tap;
 		console.tap_opaque = &harness;
 	}
-	if (arch_create_devices(&vm, &console) < 0 || vm_create_vcpus(&vm) < 0)
+	if (arch_create_devices(&vm, &machine, &console) < 0 || machine_create_virtio(&machine, &vm, &console) < 0 ||
+	    vm_create_vcpus(&vm) < 0)
+		goto out_console;
+	for (unsigned int i = 0; i < vm.ncpus; i++)
+		if (arch_vcpu_init(&vm, &vm.vcpus[i]) < 0)
+			goto out_console;
+	if (arch_vm_finalize(&vm) < 0)
 		goto out_console;
 	free(kernel.data);
 	free(initrd.data);
@@ -397,8 +411,8 @@ static int run_vm(const struct vm_config *cfg)
 
 	log_debug("starting %u vCPU(s)", vm.ncpus);
 	if (vm_start(&vm) == 0) {
-		struct main_loop loop = { .vm = &vm, .console = &console, .harness = harness_mode ? &harness : NULL,
-					  .control_fd = control_fd };
+		struct main_loop loop = { .vm = &vm, .machine = &machine, .console = &console,
+					  .harness = harness_mode ? &harness : NULL, .control_fd = control_fd };
 		if (run_main_loop(&loop, cfg->timeout_sec) < 0) {
 			log_err("main loop failed: %s", strerror(errno));
 			vm_request_stop(&vm, VM_STOP_SETUP_FAILED);
@@ -413,8 +427,11 @@ static int run_vm(const struct vm_config *cfg)
 		harness_session_read(&harness, NULL, NULL);
 		status = harness_session_finish(&harness, status);
 	}
-	if (cfg->stats)
+	if (cfg->stats) {
 		vm_print_stats(&vm);
+		arch_print_stats(&vm);
+		machine_print_stats(&machine);
+	}
 	if (console_backlog_dropped(&console))
 		log_info("--serial: %llu bytes of console output dropped (no client; the backlog keeps %u)",
 			 (unsigned long long)console_backlog_dropped(&console), CONSOLE_BACKLOG_BYTES);
@@ -429,6 +446,8 @@ out_console:
 out_vm:
 	if (harness_mode)
 		harness_session_destroy(&harness);
+	machine_destroy(&machine);
+	arch_vm_destroy(&vm);
 	vm_destroy(&vm);
 out_images:
 	free(kernel.data);

@@ -1,4 +1,4 @@
-#include "sandbox.h"
+#include "vmm/sandbox.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,15 +15,9 @@
 
 #include <string.h>
 
-#include "log.h"
+#include "vmm/log.h"
 
 enum sandbox_mode sandbox_mode = SANDBOX_ENFORCE;
-
-struct sandbox_rule {
-	int syscall;
-	unsigned long ioctl; /* for ioctl: the one request allowed; 0 for other syscalls */
-	const char *why;
-};
 
 #define ALLOW(name, why) { SCMP_SYS(name), 0, why }
 #define IOCTL(req, why) { SCMP_SYS(ioctl), req, why }
@@ -83,8 +77,6 @@ static const struct sandbox_rule vcpu_rules[] = {
 	ALLOW(readv, "virtio-net receive into guest buffers when the guest posts some (user-space notify)"),
 	ALLOW(writev, "virtio-net transmit on a user-space notify"),
 	IOCTL(TUNSETOFFLOAD, "virtio-net: the guest's receive offloads, programmed when its driver starts"),
-	IOCTL(KVM_GET_REGS, "register dump on a guest crash"),
-	IOCTL(KVM_GET_SREGS, "register dump on a guest crash"),
 	IOCTL(KVM_IRQ_LINE, "legacy device interrupts (16550)"),
 	IOCTL(KVM_SET_GSI_ROUTING, "MSI-X table writes update the vector's route"),
 	IOCTL(KVM_IOEVENTFD, "a guest moving a virtio-pci BAR moves its notify ioeventfds"),
@@ -129,8 +121,10 @@ const char *sandbox_role_name(enum sandbox_role role)
 
 unsigned int sandbox_rule_count(enum sandbox_role role)
 {
-	return role < SANDBOX_ROLES ? roles[role].count + (unsigned int)(sizeof(common_rules) / sizeof(common_rules[0]))
-				    : 0;
+	if (role >= SANDBOX_ROLES)
+		return 0;
+	return roles[role].count + (unsigned int)(sizeof(common_rules) / sizeof(common_rules[0])) +
+	       (role == SANDBOX_VCPU ? arch_vcpu_sandbox_rule_count : 0);
 }
 
 static int add_rules(scmp_filter_ctx ctx, const struct sandbox_rule *rules, unsigned int count)
@@ -159,6 +153,8 @@ int sandbox_enter(enum sandbox_role role)
 	int ret = add_rules(ctx, common_rules, sizeof(common_rules) / sizeof(common_rules[0]));
 	if (!ret)
 		ret = add_rules(ctx, roles[role].rules, roles[role].count);
+	if (!ret && role == SANDBOX_VCPU)
+		ret = add_rules(ctx, arch_vcpu_sandbox_rules, arch_vcpu_sandbox_rule_count);
 #ifdef SANITIZER_BUILD
 	if (!ret)
 		ret = add_rules(ctx, sanitizer_rules, sizeof(sanitizer_rules) / sizeof(sanitizer_rules[0]));

@@ -20,6 +20,18 @@ enum sandbox_mode {
 
 extern enum sandbox_mode sandbox_mode;
 
+/* One allowed syscall (for ioctl: one allowed request), with the reason it is needed. */
+struct sandbox_rule {
+	int syscall;
+	unsigned long ioctl; /* for ioctl: the one request allowed; 0 for other syscalls */
+	const char *why;
+};
+
+/* What only this architecture's vCPU threads need (arch/<arch>/: x86 reads registers with
+ * KVM_GET_REGS/SREGS, arm64 reads and writes them with KVM_{GET,SET}_ONE_REG). */
+extern const struct sandbox_rule arch_vcpu_sandbox_rules[];
+extern const unsigned int arch_vcpu_sandbox_rule_count;
+
 /* Installs the calling thread's filter (no-op when off). 0 or -errno; a failure is fatal to
  * the caller's role, since running unsandboxed silently is not an option. */
 int sandbox_enter(enum sandbox_role role);

@@ -1,4 +1,4 @@
-#include "tap.h"
+#include "vmm/tap.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-#include "vm.h"
+#include "vmm/vm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,10 +11,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../arch/arch.h"
-#include "exit_status.h"
-#include "log.h"
-#include "sandbox.h"
+#include "vmm/exit_status.h"
+#include "vmm/log.h"
+#include "vmm/machine.h"
+#include "vmm/sandbox.h"
 
 const char *vm_stop_reason_name(enum vm_stop_reason reason)
 {
@@ -54,12 +54,12 @@ static int host_irqfd(void *opaque, unsigned int gsi, int fd, int resample_fd, b
 static int host_msi_route(void *opaque, unsigned int gsi, uint64_t addr, uint32_t data, bool valid);
 static int host_alloc_gsi(void *opaque);
 
-int vm_create(struct vm *vm, const struct vm_config *cfg, const struct machine_choice *choice)
+int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned int ncpus, const struct machine_layout *layout)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
-	vm->ncpus = choice->ncpus;
+	vm->ncpus = ncpus;
 	vm->stopper = (struct vm_stopper){ stopper_request, vm };
 	bus_init(&vm->pio, "pio");
 	vm->pio.decode_by_start = true;
@@ -77,17 +77,17 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct machine_c
 		.loop = &vm->io,
 		.ioeventfd = host_ioeventfd,
 		.irqfd = host_irqfd,
-		.msi_route = host_msi_route,
+		.msi_route = layout->msi ? host_msi_route : NULL,
 		.alloc_gsi = host_alloc_gsi,
 		.vm = vm,
 	};
-	ret = guest_mem_alloc(&vm->mem, choice->mem_bytes, choice->mmio_hole_start);
+	ret = guest_mem_alloc(&vm->mem, layout->ram_base, layout->mem_bytes, layout->mmio_hole_start);
 	if (ret) {
-		log_err("cannot allocate %llu MiB of guest memory: %s", (unsigned long long)(choice->mem_bytes >> 20),
+		log_err("cannot allocate %llu MiB of guest memory: %s", (unsigned long long)(layout->mem_bytes >> 20),
 			strerror(-ret));
 		return ret;
 	}
-	return arch_vm_alloc(vm, choice);
+	return 0;
 }
 
 int vm_route_add(struct vm *vm, const struct kvm_irq_routing_entry *entry)
@@ -187,7 +187,7 @@ static int host_alloc_gsi(void *opaque)
 	return gsi;
 }
 
-int vm_open_kvm(struct vm *vm)
+int vm_open_kvm(struct vm *vm, unsigned long vm_type)
 {
 	int ret;
 
@@ -207,7 +207,7 @@ int vm_open_kvm(struct vm *vm)
 		log_err("KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
 		return -errno;
 	}
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, vm_type);
 	if (vm->vm_fd < 0) {
 		ret = -errno;
 		log_err("KVM_CREATE_VM failed: %s", strerror(errno));
@@ -228,7 +228,7 @@ int vm_open_kvm(struct vm *vm)
 			return ret;
 		}
 	}
-	return arch_vm_init(vm);
+	return 0;
 }
 
 int vm_create_vcpus(struct vm *vm)
@@ -251,9 +251,6 @@ int vm_create_vcpus(struct vm *vm)
 			vcpu->run = NULL;
 			return -errno;
 		}
-		int ret = arch_vcpu_init(vm, vcpu);
-		if (ret)
-			return ret;
 	}
 	return 0;
 }
@@ -296,6 +293,12 @@ static void vcpu_handle_io(struct vcpu *vcpu)
 	}
 }
 
+static void vcpu_dump(struct vcpu *vcpu)
+{
+	if (vcpu->vm->exit_ops && vcpu->vm->exit_ops->dump)
+		vcpu->vm->exit_ops->dump(vcpu);
+}
+
 /* Returns false when the vCPU must stop. */
 static bool vcpu_handle_exit(struct vcpu *vcpu)
 {
@@ -322,7 +325,7 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 		return true;
 	case KVM_EXIT_SHUTDOWN:
 		log_err("vCPU %u: triple fault (KVM_EXIT_SHUTDOWN)", vcpu->index);
-		arch_vcpu_dump(vcpu);
+		vcpu_dump(vcpu);
 		vm_request_stop(vm, VM_STOP_TRIPLE_FAULT);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
@@ -341,20 +344,31 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	case KVM_EXIT_FAIL_ENTRY:
 		log_err("vCPU %u: KVM could not enter the guest (hardware reason 0x%llx)", vcpu->index,
 			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-		arch_vcpu_dump(vcpu);
+		vcpu_dump(vcpu);
 		vm_request_stop(vm, VM_STOP_KVM_ERROR);
 		return false;
-	case KVM_EXIT_INTERNAL_ERROR:
-		log_err("vCPU %u: KVM internal error, suberror %u%s", vcpu->index, run->internal.suberror,
-			run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? " (instruction emulation failed)"
-									       : "");
-		arch_vcpu_dump(vcpu);
-		vm_request_stop(vm, VM_STOP_KVM_ERROR);
+	case KVM_EXIT_INTERNAL_ERROR: {
+		int reason = VM_STOP_KVM_ERROR;
+		if (vm->exit_ops && vm->exit_ops->internal_error)
+			reason = vm->exit_ops->internal_error(vcpu);
+		if (reason == VM_STOP_KVM_ERROR) {
+			log_err("vCPU %u: KVM internal error, suberror %u%s", vcpu->index, run->internal.suberror,
+				run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? " (instruction emulation failed)"
+										       : "");
+			vcpu_dump(vcpu);
+		}
+		vm_request_stop(vm, (enum vm_stop_reason)reason);
 		return false;
+	}
 	default:
 		vcpu->exits[VCPU_EXIT_OTHER]++;
+		if (vm->exit_ops && vm->exit_ops->handle_exit) {
+			int handled = vm->exit_ops->handle_exit(vcpu);
+			if (handled >= 0)
+				return handled > 0;
+		}
 		log_err("vCPU %u: unhandled KVM exit reason %u", vcpu->index, run->exit_reason);
-		arch_vcpu_dump(vcpu);
+		vcpu_dump(vcpu);
 		vm_request_stop(vm, VM_STOP_KVM_ERROR);
 		return false;
 	}
@@ -445,7 +459,6 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	vm->vcpus = NULL;
 	event_loop_destroy(&vm->io);
-	arch_vm_destroy(vm);
 	guest_mem_free(&vm->mem);
 	bus_free(&vm->pio);
 	bus_free(&vm->mmio);
@@ -468,7 +481,6 @@ void vm_print_stats(const struct vm *vm)
 	}
 	fprintf(stderr, "stats: unclaimed pio=%llu mmio=%llu\n", (unsigned long long)vm->pio.unclaimed_accesses,
 		(unsigned long long)vm->mmio.unclaimed_accesses);
-	arch_print_stats(vm);
 }
 
 int vm_stop_exit_status(enum vm_stop_reason reason)

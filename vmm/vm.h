@@ -1,5 +1,6 @@
 /* A KVM virtual machine: its fds, guest memory, buses, vCPU threads and the stop protocol.
- * Architecture specifics (CPU state, irqchip, tables, devices) come from arch/. */
+ * Nothing here knows the architecture: vmm/main.c runs arch/'s hooks around these calls, and
+ * the vCPU threads reach arch code only through vm->exit_ops. */
 #ifndef N90_VM_H
 #define N90_VM_H
 
@@ -8,12 +9,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "bus.h"
-#include "config.h"
-#include "device_host.h"
-#include "event_loop.h"
-#include "guest_mem.h"
-#include "stop.h"
+#include "vmm/bus.h"
+#include "vmm/config.h"
+#include "vmm/device_host.h"
+#include "vmm/event_loop.h"
+#include "vmm/guest_mem.h"
+#include "vmm/stop.h"
 
 struct vm;
 
@@ -37,14 +38,20 @@ struct vcpu {
 	uint64_t exits[VCPU_EXIT_KINDS];
 };
 
-struct arch_vm; /* arch/<arch>/machine.h */
+struct arch_vm;          /* arch/<arch>/: the architecture's per-VM state */
+struct machine_layout;   /* vmm/machine.h */
 
-/* The machine the architecture picked for this kernel and config. */
-struct machine_choice {
-	unsigned int ncpus;
-	uint64_t mem_bytes;
-	uint64_t mmio_hole_start;
-	const void *profile; /* the architecture's profile table entry */
+/* What a vCPU thread asks of the architecture. */
+struct vcpu_exit_ops {
+	/* An exit vm.c does not handle itself (arm64: forwarded hypercalls). Returns 1 when
+	 * handled and the vCPU runs on, 0 when it must stop (the hook requested the stop), -1
+	 * when the exit is not the architecture's either. */
+	int (*handle_exit)(struct vcpu *vcpu);
+	/* Register dump on stderr, for crashes. */
+	void (*dump)(struct vcpu *vcpu);
+	/* KVM_EXIT_INTERNAL_ERROR: may reinterpret it (a triple fault the host reported as an
+	 * emulation failure) by returning another stop reason; VM_STOP_KVM_ERROR keeps it. */
+	int (*internal_error)(struct vcpu *vcpu);
 };
 
 struct vm {
@@ -58,6 +65,7 @@ struct vm {
 	unsigned int ncpus;
 	struct vcpu *vcpus;
 	struct arch_vm *arch;
+	const struct vcpu_exit_ops *exit_ops; /* set by the architecture; may be NULL */
 
 	/* GSI routing table as last given to KVM_SET_GSI_ROUTING: the interrupt controller
 	 * pins (arch) followed by MSI routes (devices). */
@@ -75,11 +83,11 @@ struct vm {
 	struct vm_stopper stopper;
 };
 
-/* Allocates guest memory and the machine state; no KVM yet, so kernels load and fail to
- * load the same way on any host. -errno, with a reason logged. */
-int vm_create(struct vm *vm, const struct vm_config *cfg, const struct machine_choice *choice);
-/* Opens /dev/kvm, creates the VM, maps guest memory into it, sets up the irqchip. */
-int vm_open_kvm(struct vm *vm);
+/* Allocates guest memory as the layout says; no KVM yet, so kernels load and fail to load the
+ * same way on any host. -errno, with a reason logged. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, unsigned int ncpus, const struct machine_layout *layout);
+/* Opens /dev/kvm, creates the VM (of KVM type vm_type) and maps guest memory into it. */
+int vm_open_kvm(struct vm *vm, unsigned long vm_type);
 /* Creates vCPU fds and maps their kvm_run areas (arch setup follows). */
 int vm_create_vcpus(struct vm *vm);
 /* Starts one thread per vCPU running KVM_RUN and dispatching exits. */
@@ -93,6 +101,7 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
 enum vm_stop_reason vm_stop_reason(const struct vm *vm);
 /* Joins the vCPU threads (after a stop request). */
 void vm_join(struct vm *vm);
+/* Frees what vm_create and vm_open_kvm made (after arch_vm_destroy). */
 void vm_destroy(struct vm *vm);
 void vm_print_stats(const struct vm *vm);
 

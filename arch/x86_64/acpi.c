@@ -1,14 +1,14 @@
 /* ACPI tables (ACPI 6.4 §5.2). Only what a guest needs to find its CPUs and power off:
  * Linux's Debian build has no MP-table parser, so SMP depends on the MADT, and poweroff
  * depends on the FADT PM1 control block plus \_S5 in the DSDT. */
-#include "tables.h"
+#include "arch/x86_64/tables.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../../vmm/bytes.h"
+#include "vmm/bytes.h"
 
 #define OEM_ID "N90VMM"
 #define OEM_TABLE_ID "N90VMM  "
@@ -339,7 +339,7 @@ static int acpi_build_madt(struct acpi_writer *w, unsigned int ncpus, uint64_t *
 	return acpi_commit(w, *gpa, t, len);
 }
 
-static int acpi_build_fadt(struct acpi_writer *w, const struct x86_profile *profile, uint64_t facs,
+static int acpi_build_fadt(struct acpi_writer *w, const struct arch_profile *profile, uint64_t facs,
 			   uint64_t dsdt, uint64_t *gpa)
 {
 	uint8_t t[276];
@@ -373,7 +373,7 @@ static int acpi_build_fadt(struct acpi_writer *w, const struct x86_profile *prof
 	return acpi_commit(w, *gpa, t, sizeof(t));
 }
 
-int x86_acpi_build(const struct guest_mem *mem, const struct x86_profile *profile, unsigned int ncpus,
+int x86_acpi_build(const struct guest_mem *mem, const struct arch_profile *profile, unsigned int ncpus,
 		   const struct x86_mmio_device *mmio_devs, unsigned int n_mmio_devs, const struct x86_pci_host *pci,
 		   uint64_t *rsdp_gpa)
 {

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "loader.h"
-#include "tables.h"
+#include "arch/x86_64/loader.h"
+#include "arch/x86_64/tables.h"
 
 int load_fail(struct load_ctx *ctx, int err, const char *fmt, ...)
 {
@@ -80,7 +80,7 @@ int load_firmware_tables(struct load_ctx *ctx)
 
 int load_cpu_structures(struct load_ctx *ctx, enum x86_entry_mode mode)
 {
-	const struct x86_profile *p = ctx->profile;
+	const struct arch_profile *p = ctx->profile;
 	/* Flat 4 GiB segments. The code descriptor is 32-bit (D=1) or 64-bit (L=1) to match the
 	 * entry mode; the segment caches the vCPU setup loads carry the same attributes. */
 	uint64_t gdt[5] = {
@@ -142,7 +142,7 @@ const char *x86_format_name(enum x86_kernel_format format)
 	}
 }
 
-int x86_load_kernel(const struct guest_mem *mem, const struct x86_profile *profile,
+int x86_load_kernel(const struct guest_mem *mem, const struct arch_profile *profile,
 		    const struct x86_boot_input *in, struct x86_boot_plan *plan, char *err, size_t errlen)
 {
 	struct load_ctx ctx = { mem, profile, in, plan, err, errlen };

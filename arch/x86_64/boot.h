@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../vmm/guest_mem.h"
-#include "profile.h"
-#include "tables.h"
+#include "vmm/guest_mem.h"
+#include "arch/x86_64/profile.h"
+#include "arch/x86_64/tables.h"
 
 enum x86_kernel_format {
 	X86_FORMAT_UNKNOWN,
@@ -62,7 +62,7 @@ const char *x86_format_name(enum x86_kernel_format format);
 
 /* Loads the kernel, initrd, command line and firmware tables into guest memory and fills
  * the plan. Returns 0, or -errno with a one-line reason in err. */
-int x86_load_kernel(const struct guest_mem *mem, const struct x86_profile *profile,
+int x86_load_kernel(const struct guest_mem *mem, const struct arch_profile *profile,
 		    const struct x86_boot_input *in, struct x86_boot_plan *plan, char *err, size_t errlen);
 
 #endif

@@ -6,8 +6,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../vmm/bytes.h"
-#include "loader.h"
+#include "vmm/bytes.h"
+#include "arch/x86_64/loader.h"
 
 /* Offsets in boot_params (arch/x86/include/uapi/asm/bootparam.h). */
 #define BP_ACPI_RSDP 0x070
@@ -47,7 +47,7 @@
  * (bzImage) or the given 64-bit entry (vmlinux). */
 static int linux64_finish(struct load_ctx *ctx, uint8_t *bp, uint64_t entry)
 {
-	const struct x86_profile *p = ctx->profile;
+	const struct arch_profile *p = ctx->profile;
 	struct x86_boot_plan *plan = ctx->plan;
 	uint16_t version = get_le16(bp + BP_VERSION);
 	int ret;

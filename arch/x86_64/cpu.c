@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <seccomp.h>
 #include <sys/ioctl.h>
 
-#include "../../vmm/log.h"
-#include "machine.h"
+#include "vmm/log.h"
+#include "vmm/sandbox.h"
+#include "arch/x86_64/pc.h"
 
 #define MSR_IA32_TSC 0x10
 #define MSR_IA32_SYSENTER_CS 0x174
@@ -193,7 +195,7 @@ int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu)
 	return ret;
 }
 
-void arch_vcpu_dump(struct vcpu *vcpu)
+static void x86_vcpu_dump(struct vcpu *vcpu)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
@@ -213,3 +215,14 @@ void arch_vcpu_dump(struct vcpu *vcpu)
 		(unsigned long long)s.cs.base, s.cs.l, s.cs.db, s.ss.selector, (unsigned long long)s.gdt.base,
 		s.gdt.limit, (unsigned long long)s.idt.base, s.idt.limit);
 }
+
+const struct vcpu_exit_ops x86_exit_ops = {
+	.dump = x86_vcpu_dump,
+};
+
+/* The x86 vCPU thread reads registers for its crash dump. */
+const struct sandbox_rule arch_vcpu_sandbox_rules[] = {
+	{ SCMP_SYS(ioctl), KVM_GET_REGS, "register dump on a guest crash" },
+	{ SCMP_SYS(ioctl), KVM_GET_SREGS, "register dump on a guest crash" },
+};
+const unsigned int arch_vcpu_sandbox_rule_count = sizeof(arch_vcpu_sandbox_rules) / sizeof(arch_vcpu_sandbox_rules[0]);

@@ -1,8 +1,8 @@
-#include "e820.h"
+#include "arch/x86_64/e820.h"
 
 #define ONE_MIB 0x100000ull
 
-unsigned int x86_build_e820(const struct guest_mem *mem, const struct x86_profile *profile,
+unsigned int x86_build_e820(const struct guest_mem *mem, const struct arch_profile *profile,
 			    struct e820_entry *out)
 {
 	unsigned int n = 0;

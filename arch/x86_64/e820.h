@@ -5,8 +5,8 @@
 
 #include <stdint.h>
 
-#include "../../vmm/guest_mem.h"
-#include "profile.h"
+#include "vmm/guest_mem.h"
+#include "arch/x86_64/profile.h"
 
 #define E820_RAM 1
 #define E820_RESERVED 2
@@ -20,7 +20,7 @@ struct e820_entry {
 };
 
 /* Fills `out` (E820_MAX_ENTRIES) in ascending address order; returns the count. */
-unsigned int x86_build_e820(const struct guest_mem *mem, const struct x86_profile *profile,
+unsigned int x86_build_e820(const struct guest_mem *mem, const struct arch_profile *profile,
 			    struct e820_entry *out);
 
 #endif

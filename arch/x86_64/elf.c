@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "loader.h"
+#include "arch/x86_64/loader.h"
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 #define MAX_PHDRS 64
@@ -162,7 +162,7 @@ int elf_load_segments(struct load_ctx *ctx, const uint8_t *image, size_t size)
 
 int pvh_load(struct load_ctx *ctx, const struct elf_image *elf)
 {
-	const struct x86_profile *p = ctx->profile;
+	const struct arch_profile *p = ctx->profile;
 	struct x86_boot_plan *plan = ctx->plan;
 	struct e820_entry map[E820_MAX_ENTRIES];
 	uint8_t info[MEMMAP_OFFSET + E820_MAX_ENTRIES * 24];

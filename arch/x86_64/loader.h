@@ -2,12 +2,12 @@
 #ifndef N90_X86_LOADER_H
 #define N90_X86_LOADER_H
 
-#include "boot.h"
-#include "e820.h"
+#include "arch/x86_64/boot.h"
+#include "arch/x86_64/e820.h"
 
 struct load_ctx {
 	const struct guest_mem *mem;
-	const struct x86_profile *profile;
+	const struct arch_profile *profile;
 	const struct x86_boot_input *in;
 	struct x86_boot_plan *plan;
 	char *err;

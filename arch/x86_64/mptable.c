@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "tables.h"
-#include "../../vmm/bytes.h"
+#include "arch/x86_64/tables.h"
+#include "vmm/bytes.h"
 
 /* BIOS data area words (real-mode segment 0x40). */
 #define BDA_EBDA_SEGMENT 0x40e
@@ -47,7 +47,7 @@ static void mp_interrupt(struct mp_builder *b, uint8_t type, uint8_t entry_type,
 	e[7] = dst_pin;
 }
 
-int x86_mptable_build(const struct guest_mem *mem, const struct x86_profile *profile, unsigned int ncpus)
+int x86_mptable_build(const struct guest_mem *mem, const struct arch_profile *profile, unsigned int ncpus)
 {
 	struct mp_builder b;
 	uint8_t ioapic_id = X86_IOAPIC_ID(ncpus);

@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../vmm/bytes.h"
-#include "loader.h"
+#include "vmm/bytes.h"
+#include "arch/x86_64/loader.h"
 
 #define MB_HEADER_MAGIC 0x1badb002u
 #define MB_BOOTLOADER_MAGIC 0x2badb002u
@@ -104,7 +104,7 @@ static int multiboot_load_elf(struct load_ctx *ctx)
 
 int multiboot_load(struct load_ctx *ctx)
 {
-	const struct x86_profile *p = ctx->profile;
+	const struct arch_profile *p = ctx->profile;
 	struct x86_boot_plan *plan = ctx->plan;
 	const uint8_t *image = ctx->in->kernel;
 	size_t hdr_off;

@@ -1,4 +1,4 @@
-#include "profile.h"
+#include "arch/x86_64/profile.h"
 
 #include <string.h>
 
@@ -16,7 +16,7 @@
 	.virtio_mmio_gsis = { 5, 6, 7, 10, 11, 12, 14, 15 },                                          \
 	.pci_intx_gsis = { 16, 17, 18, 19 }
 
-static const struct x86_profile profiles[] = {
+static const struct arch_profile profiles[] = {
 	{
 		/* ArceOS/StarryOS x86-pc platform (PLATFORMS.md §1): PCIe ECAM at 0xB000_0000, so RAM
 		 * below 4 GiB ends there. The multiboot info moves to 0x10000 because StarryOS puts
@@ -55,12 +55,12 @@ static const struct x86_profile profiles[] = {
 	},
 };
 
-const struct x86_profile *x86_profile_at(unsigned int index)
+const struct arch_profile *x86_profile_at(unsigned int index)
 {
 	return index < sizeof(profiles) / sizeof(profiles[0]) ? &profiles[index] : NULL;
 }
 
-const struct x86_profile *x86_profile_find(const char *name)
+const struct arch_profile *x86_profile_find(const char *name)
 {
 	for (unsigned int i = 0; x86_profile_at(i); i++)
 		if (strcmp(profiles[i].name, name) == 0)
@@ -68,7 +68,7 @@ const struct x86_profile *x86_profile_find(const char *name)
 	return NULL;
 }
 
-const struct x86_profile *x86_profile_default(bool multiboot_kernel)
+const struct arch_profile *x86_profile_default(bool multiboot_kernel)
 {
 	/* StarryOS is the multiboot kernel this monitor exists for; Linux gets crosvm's machine. */
 	return x86_profile_find(multiboot_kernel ? "starry-x86" : "crosvm-x86");

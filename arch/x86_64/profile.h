@@ -1,5 +1,6 @@
 /* x86_64 machine profiles: everything that differs between the machines n90vmm reproduces,
- * as data. Device and loader code reads these fields; it never asks which profile it runs. */
+ * as data (struct arch_profile is the name vmm/machine.h knows a profile by). Device and
+ * loader code reads these fields; it never asks which profile it runs. */
 #ifndef N90_X86_PROFILE_H
 #define N90_X86_PROFILE_H
 
@@ -11,7 +12,7 @@ struct x86_legacy_uart {
 	uint8_t irq;
 };
 
-struct x86_profile {
+struct arch_profile {
 	const char *name;
 	const char *summary;
 
@@ -56,10 +57,10 @@ struct x86_profile {
 };
 
 /* NULL when no profile has this name. */
-const struct x86_profile *x86_profile_find(const char *name);
+const struct arch_profile *x86_profile_find(const char *name);
 /* The profile used when --profile is not given, chosen from the kernel format. */
-const struct x86_profile *x86_profile_default(bool multiboot_kernel);
+const struct arch_profile *x86_profile_default(bool multiboot_kernel);
 /* Iterate: returns NULL after the last one. */
-const struct x86_profile *x86_profile_at(unsigned int index);
+const struct arch_profile *x86_profile_at(unsigned int index);
 
 #endif

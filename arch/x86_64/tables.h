@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 
-#include "../../vmm/guest_mem.h"
-#include "profile.h"
+#include "vmm/guest_mem.h"
+#include "arch/x86_64/profile.h"
 
 /* KVM allows more, but 64 keeps every table in one page and no test needs more. */
 #define X86_MAX_CPUS 64
@@ -34,11 +34,11 @@ struct x86_pci_host {
 
 /* Writes the ACPI tables at profile->acpi_addr; returns 0 and the RSDP address, or -errno
  * if they do not fit below profile->acpi_end or that area is not RAM. */
-int x86_acpi_build(const struct guest_mem *mem, const struct x86_profile *profile, unsigned int ncpus,
+int x86_acpi_build(const struct guest_mem *mem, const struct arch_profile *profile, unsigned int ncpus,
 		   const struct x86_mmio_device *mmio_devs, unsigned int n_mmio_devs, const struct x86_pci_host *pci,
 		   uint64_t *rsdp_gpa);
 /* Writes the MP floating pointer and configuration table at profile->mptable_addr. */
-int x86_mptable_build(const struct guest_mem *mem, const struct x86_profile *profile, unsigned int ncpus);
+int x86_mptable_build(const struct guest_mem *mem, const struct arch_profile *profile, unsigned int ncpus);
 
 /* Two's-complement byte checksum, as ACPI and the MP spec define it. */
 uint8_t x86_table_checksum(const void *data, uint64_t len);

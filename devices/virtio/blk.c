@@ -1,4 +1,4 @@
-#include "blk.h"
+#include "devices/virtio/blk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +10,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "../../vmm/bytes.h"
-#include "../../vmm/log.h"
+#include "vmm/bytes.h"
+#include "vmm/log.h"
 
 #define HEADER_LEN 16
 #define DISCARD_SEG_LEN 16
@@ -217,16 +217,25 @@ static const struct virtio_device_ops blk_ops = {
 int virtio_blk_init(struct virtio_blk *blk, const struct blk_options *opt, const struct guest_mem *mem,
 		    unsigned int index)
 {
-	struct stat st;
-	memset(blk, 0, sizeof(*blk));
-	blk->read_only = opt->read_only;
 	int flags = (opt->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | (opt->direct ? O_DIRECT : 0);
-	blk->fd = open(opt->path, flags);
-	if (blk->fd < 0) {
+	int fd = open(opt->path, flags);
+	if (fd < 0) {
 		int err = errno;
+		memset(blk, 0, sizeof(*blk));
+		blk->fd = -1;
 		fprintf(stderr, "n90vmm: disk '%s': %s\n", opt->path, strerror(err));
 		return -err;
 	}
+	return virtio_blk_init_fd(blk, fd, opt, mem, index);
+}
+
+int virtio_blk_init_fd(struct virtio_blk *blk, int fd, const struct blk_options *opt, const struct guest_mem *mem,
+		       unsigned int index)
+{
+	struct stat st;
+	memset(blk, 0, sizeof(*blk));
+	blk->read_only = opt->read_only;
+	blk->fd = fd;
 	if (fstat(blk->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
 		fprintf(stderr, "n90vmm: disk '%s': not a regular file or block device\n", opt->path);
 		close(blk->fd);

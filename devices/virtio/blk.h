@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "virtio.h"
+#include "devices/virtio/virtio.h"
 
 #define VIRTIO_BLK_T_IN 0
 #define VIRTIO_BLK_T_OUT 1
@@ -52,6 +52,10 @@ struct virtio_blk {
  * Returns 0 or -errno with a one-line reason logged. */
 int virtio_blk_init(struct virtio_blk *blk, const struct blk_options *opt, const struct guest_mem *mem,
 		    unsigned int index);
+/* The same over an image already open as fd (opt->path names it in messages); the device owns
+ * fd from now on, also when it fails. */
+int virtio_blk_init_fd(struct virtio_blk *blk, int fd, const struct blk_options *opt, const struct guest_mem *mem,
+		       unsigned int index);
 void virtio_blk_destroy(struct virtio_blk *blk);
 
 /* Executes one request chain; returns the number of bytes written into the chain's writable

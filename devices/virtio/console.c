@@ -1,4 +1,4 @@
-#include "console.h"
+#include "devices/virtio/console.h"
 
 #include <string.h>
 

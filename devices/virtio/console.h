@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "virtio.h"
+#include "devices/virtio/virtio.h"
 
 #define VIRTIO_CONSOLE_RX 0
 #define VIRTIO_CONSOLE_TX 1

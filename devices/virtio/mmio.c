@@ -1,4 +1,4 @@
-#include "mmio.h"
+#include "devices/virtio/mmio.h"
 
 #include <errno.h>
 #include <string.h>
@@ -6,7 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../../vmm/log.h"
+#include "vmm/log.h"
 
 /* Register offsets (§4.2.2). */
 #define REG_MAGIC 0x000

@@ -7,9 +7,9 @@
 
 #include <stdint.h>
 
-#include "../../vmm/bus.h"
-#include "../../vmm/device_host.h"
-#include "virtio.h"
+#include "vmm/bus.h"
+#include "vmm/device_host.h"
+#include "devices/virtio/virtio.h"
 
 #define VIRTIO_MMIO_SIZE 0x1000
 

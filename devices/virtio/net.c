@@ -1,4 +1,4 @@
-#include "net.h"
+#include "devices/virtio/net.h"
 
 #include <errno.h>
 #include <linux/if_tun.h>
@@ -6,8 +6,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "../../vmm/bytes.h"
-#include "../../vmm/log.h"
+#include "vmm/bytes.h"
+#include "vmm/log.h"
 
 /* Byte offsets in struct virtio_net_hdr_v1 (§5.1.6). */
 #define HDR_FLAGS 0

@@ -1,4 +1,4 @@
-#include "pci.h"
+#include "devices/virtio/pci.h"
 
 #include <errno.h>
 #include <string.h>
@@ -6,7 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../../vmm/log.h"
+#include "vmm/log.h"
 
 /* BAR 0 layout. */
 #define REGION_COMMON 0x0000
@@ -271,7 +271,8 @@ static void msix_flush_pending(struct virtio_pci *t)
 static void msix_table_write(struct virtio_pci *t, uint64_t offset, const uint8_t *data, uint32_t len)
 {
 	unsigned int v = (unsigned int)(offset / 16), reg = (unsigned int)(offset % 16);
-	if (v >= t->nvectors || len != 4 || (reg & 3))
+	/* Without an MSI-X capability (no MSI controller) the table region is inert. */
+	if (!t->msix_cap || v >= t->nvectors || len != 4 || (reg & 3))
 		return;
 	pthread_mutex_lock(&t->lock);
 	struct virtio_pci_msix_entry *e = &t->msix[v];
@@ -446,6 +447,32 @@ static uint8_t add_virtio_cap(struct virtio_pci *t, uint8_t type, uint32_t offse
 	return pci_add_capability(&t->pci, PCI_CAP_ID_VNDR, body, notify ? 18 : 14);
 }
 
+/* MSI-X (PCI 3.0 §6.8.2): message control (table size - 1), table and PBA in BAR 0, and one
+ * KVM GSI + irqfd per vector. Only on machines whose interrupt controller takes MSIs. */
+static int add_msix(struct virtio_pci *t, const struct device_host *host)
+{
+	uint8_t msix[10];
+	uint16_t control = (uint16_t)(t->nvectors - 1);
+	uint32_t table = REGION_MSIX_TABLE | VIRTIO_PCI_BAR, pba = REGION_MSIX_PBA | VIRTIO_PCI_BAR;
+	memcpy(msix, &control, 2);
+	memcpy(msix + 2, &table, 4);
+	memcpy(msix + 6, &pba, 4);
+	t->msix_cap = pci_add_capability(&t->pci, PCI_CAP_ID_MSIX, msix, sizeof(msix));
+	if (!t->msix_cap)
+		return -ENOSPC;
+	pci_set_wmask(&t->pci, t->msix_cap + 3, MSIX_CONTROL_ENABLE >> 8 | MSIX_CONTROL_MASKALL >> 8, 1);
+	for (unsigned int v = 0; v < t->nvectors; v++) {
+		t->vector_gsi[v] = host->alloc_gsi(host->vm);
+		t->vector_fd[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (t->vector_fd[v] < 0)
+			return -errno;
+		int ret = host->irqfd(host->vm, (unsigned int)t->vector_gsi[v], t->vector_fd[v], -1, true);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 int virtio_pci_init(struct virtio_pci *t, struct virtio_dev *dev, struct pci_bus *bus, const struct device_host *host)
 {
 	static const uint32_t class_of[] = { [VIRTIO_ID_NET] = 0x020000, [VIRTIO_ID_BLOCK] = 0x018000,
@@ -478,26 +505,8 @@ int virtio_pci_init(struct virtio_pci *t, struct virtio_dev *dev, struct pci_bus
 	    !add_virtio_cap(t, CAP_DEVICE_CFG, REGION_DEVICE, dev->config_len ? dev->config_len : 1, false) ||
 	    !add_virtio_cap(t, CAP_NOTIFY_CFG, REGION_NOTIFY, dev->nqueues * NOTIFY_OFF_MULTIPLIER, true))
 		return -ENOSPC;
-	/* MSI-X (PCI 3.0 §6.8.2): message control (table size - 1), table and PBA in BAR 0. */
-	uint8_t msix[10];
-	uint16_t control = (uint16_t)(t->nvectors - 1);
-	uint32_t table = REGION_MSIX_TABLE | VIRTIO_PCI_BAR, pba = REGION_MSIX_PBA | VIRTIO_PCI_BAR;
-	memcpy(msix, &control, 2);
-	memcpy(msix + 2, &table, 4);
-	memcpy(msix + 6, &pba, 4);
-	t->msix_cap = pci_add_capability(&t->pci, PCI_CAP_ID_MSIX, msix, sizeof(msix));
-	if (!t->msix_cap)
-		return -ENOSPC;
-	pci_set_wmask(&t->pci, t->msix_cap + 3, MSIX_CONTROL_ENABLE >> 8 | MSIX_CONTROL_MASKALL >> 8, 1);
-
-	for (unsigned int v = 0; v < t->nvectors; v++) {
-		t->vector_gsi[v] = host->alloc_gsi(host->vm);
-		t->vector_fd[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (t->vector_fd[v] < 0)
-			return -errno;
-		if ((ret = host->irqfd(host->vm, (unsigned int)t->vector_gsi[v], t->vector_fd[v], -1, true)) < 0)
-			return ret;
-	}
+	if (host->msi_route && (ret = add_msix(t, host)) < 0)
+		return ret;
 	for (unsigned int q = 0; q < dev->nqueues; q++) {
 		t->notify_fds[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (t->notify_fds[q] < 0)

@@ -7,9 +7,9 @@
 
 #include <stdint.h>
 
-#include "../../vmm/device_host.h"
-#include "../pci.h"
-#include "virtio.h"
+#include "vmm/device_host.h"
+#include "devices/pci.h"
+#include "devices/virtio/virtio.h"
 
 #define VIRTIO_PCI_BAR 0
 #define VIRTIO_PCI_BAR_SIZE 0x8000

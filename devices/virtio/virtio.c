@@ -1,8 +1,8 @@
-#include "virtio.h"
+#include "devices/virtio/virtio.h"
 
 #include <string.h>
 
-#include "../../vmm/log.h"
+#include "vmm/log.h"
 
 void virtio_dev_init(struct virtio_dev *dev, const char *name, uint32_t device_id, uint64_t features,
 		     unsigned int nqueues, uint16_t queue_size, uint32_t config_len, const struct guest_mem *mem,

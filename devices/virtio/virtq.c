@@ -1,4 +1,4 @@
-#include "virtq.h"
+#include "devices/virtio/virtq.h"
 
 #include <string.h>
 

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "../../vmm/guest_mem.h"
+#include "vmm/guest_mem.h"
 
 #define VIRTQ_MAX_SIZE 1024u
 /* Upper bound on descriptors in one chain, indirect ones included (Linux uses at most the

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../vmm/cli.h"
-#include "../../vmm/crosvm_cli.h"
+#include "vmm/cli.h"
+#include "vmm/crosvm_cli.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

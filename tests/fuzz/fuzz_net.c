@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../devices/virtio/net.h"
+#include "devices/virtio/net.h"
 
 #define RAM (256u << 10)
 #define QSIZE 16
@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int sv[2] = { -1, -1 };
 	static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 1 };
 	static uint8_t drain[70000];
-	if (!mem.nregions && (guest_mem_alloc(&mem, RAM, 0xd0000000) ||
+	if (!mem.nregions && (guest_mem_alloc(&mem, 0, RAM, 0xd0000000) ||
 			      socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv)))
 		abort();
 	uint8_t *ram = mem.regions[0].hva;

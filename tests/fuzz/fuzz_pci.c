@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../devices/pci.h"
+#include "devices/pci.h"
 
 static void bar_read(struct pci_device *d, unsigned int bar, uint64_t off, uint8_t *data, uint32_t len)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../devices/virtio/blk.h"
+#include "devices/virtio/blk.h"
 
 #define RAM (256u << 10)
 #define QSIZE 16
@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!mem.nregions) {
 		char path[] = "/tmp/n90-fuzz-blk-XXXXXX";
 		int fd = mkstemp(path);
-		if (fd < 0 || ftruncate(fd, 64 * 512) || guest_mem_alloc(&mem, RAM, 0xd0000000))
+		if (fd < 0 || ftruncate(fd, 64 * 512) || guest_mem_alloc(&mem, 0, RAM, 0xd0000000))
 			abort();
 		close(fd);
 		struct blk_options opt = { path, false, false };

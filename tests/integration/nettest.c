@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../guest/nettest.h"
+#include "tests/guest/nettest.h"
 
 #define FRAME_MAX 1514
 

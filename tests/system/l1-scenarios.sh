@@ -2,42 +2,15 @@
 # Runs the rig's scenarios inside L1 (busybox sh), one n90vmm boot of Debian's kernel each,
 # and prints one verdict line per scenario:  SCENARIO <name> <pass|FAIL|not-built> <seconds>
 # usage: l1-scenarios.sh DIR [NAME...]  (DIR holds n90vmm, vmlinuz, vmlinux, l2.cpio.gz,
-#                               rootfs.ext4, e2fsck, debugfs; NAMEs: run only those scenarios)
+#                               rootfs.ext4, e2fsck, debugfs; NAMEs: run only those scenarios;
+#                               l1-scenario-lib.sh beside this script)
 d=$1
 shift
 only=" $* "
 cd "$d" || exit 1
 features=$(./n90vmm --features 2>/dev/null)
 base="console=ttyS0 panic=-1 quiet"
-now() { cut -d' ' -f1 /proc/uptime; }
-has() { echo "$features" | grep -qx "$1"; }
-
-verdict() { # NAME VERDICT START
-	echo "SCENARIO $1 $2 $(awk -v a="$3" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')"
-}
-
-# scenario NAME FEATURE... : runs the function run_NAME when every feature is built.
-scenario() {
-	name=$1
-	shift
-	[ "$only" = "  " ] || case $only in *" $name "*) ;; *) return ;; esac
-	for f in "$@"; do
-		if ! has "$f"; then
-			echo "SCENARIO $name not-built 0"
-			return
-		fi
-	done
-	start=$(now)
-	echo "=== $name"
-	if "run_$(echo "$name" | tr - _)" >"$name.log" 2>&1; then
-		v=pass
-	else
-		v=FAIL
-	fi
-	# The whole log goes to the console (the host splits it per scenario), the verdict last.
-	sed 's/^/    | /' "$name.log"
-	verdict "$name" "$v" "$start"
-}
+. "$(dirname "$0")/l1-scenario-lib.sh"
 
 boot() { # n90vmm with a timeout; console to stdout
 	./n90vmm --no-stdin --timeout 120 -m 512 "$@"

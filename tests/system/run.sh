@@ -4,47 +4,50 @@
 # every scenario in one L1 session, prints a table and exits non-zero on any FAIL.
 # usage: tests/system/run.sh            (make system-test builds n90vmm first)
 #        RIG_SCENARIOS="virtio-net-tap sandbox" tests/system/run.sh   (only those scenarios)
+#        tests/system/run.sh --arch arm64  (or RIG_ARCH=arm64): the arm64 rig, its scenarios
+#            in l1-scenarios-arm64.sh: L1's KVM probe, Debian's arm64 Linux on it under QEMU
+#            (RIG_ARM64_QEMU=0 leaves QEMU out), n90vmm when $N90VMM_ARM64 (default
+#            build/arm64/n90vmm, cross-built) exists
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-rig=${RIG_DIR:-$root/build/rig}
+[ "${1:-}" = --arch ] && { export RIG_ARCH=$2; shift 2; }
+# shellcheck source=tests/system/rig-arch.sh
+. "$root/tests/system/rig-arch.sh"
+rig=$rig_dir
 here=$root/tests/system
 start=$(date +%s)
 
-"$here/fetch-kernel.sh"
+# L2 initramfs and rootfs.ext4 (with the kernel, fetched first).
+"$here/build-l2.sh"
 k=$rig/kernel
 mkdir -p "$rig/logs"
 work=$(mktemp -d "${TMPDIR:-/tmp}/n90-rig.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# L2 initramfs: busybox, the virtio modules of the same kernel, and the scenario init.
-l2=$work/l2
-mkdir -p "$l2"/{bin,dev,proc,sys,newroot,lib/modules}
-cp /bin/busybox "$l2/bin/busybox"
-cp "$here/l2-init.sh" "$l2/init"
-for m in drivers/virtio/virtio drivers/virtio/virtio_ring drivers/virtio/virtio_mmio \
-	drivers/virtio/virtio_pci drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev \
-	drivers/block/virtio_blk drivers/char/virtio_console net/core/failover drivers/net/net_failover \
-	drivers/net/virtio_net; do
-	cp "$k/modules/kernel/$m.ko" "$l2/lib/modules/"
-done
-(cd "$l2" && find . | cpio -o -H newc --quiet | gzip -1) >"$rig/l2.cpio.gz"
-
-# rootfs.ext4: busybox and an init that marks the disk, made without root mounts.
-r=$work/rootfs
-mkdir -p "$r"/{bin,sbin,proc,sys,dev}
-cp /bin/busybox "$r/bin/busybox"
-for cmd in sh mount awk sync poweroff tail echo cat; do ln -s busybox "$r/bin/$cmd"; done
-cp "$here/rootfs-init.sh" "$r/sbin/init"
-mkfs.ext4 -q -F -d "$r" "$rig/rootfs.ext4" 32M
-
 adds=()
 # (l2.cpio.gz and rootfs.ext4 stay in build/rig/ for runs by hand: docs/testing.md.)
-for f in "$root/build/n90vmm" "$k/vmlinuz" "$k/vmlinux" "$rig/l2.cpio.gz" "$rig/rootfs.ext4" \
-	"$here/l1-scenarios.sh" "$(command -v e2fsck)" "$(command -v debugfs)"; do
-	adds+=(--add "$f:/rig/$(basename "$f")")
-done
+if [ "$rig_arch" = arm64 ]; then
+	runner=l1-scenarios-arm64.sh timeout=600
+	for f in "$k/Image" "$rig/l2.cpio.gz" "$rig/rootfs.ext4" "$here/$runner" "$here/l1-scenario-lib.sh"; do
+		adds+=(--add "$f:/rig/$(basename "$f")")
+	done
+	if [ "${RIG_ARM64_QEMU:-1}" = 1 ]; then
+		"$here/fetch-qemu-arm64.sh"
+		adds+=(--add "$rig/qemu/sysroot/usr/bin/qemu-system-aarch64:/rig/qemu-system-aarch64")
+	fi
+	# Libraries for the arm64 binaries (QEMU's; n90vmm's libseccomp is among them).
+	adds+=(--libdir "$rig/qemu/sysroot/usr/lib/aarch64-linux-gnu" --libdir "$rig/qemu/sysroot/lib/aarch64-linux-gnu")
+	n90=${N90VMM_ARM64:-$root/build/arm64/n90vmm}
+	[ -f "$n90" ] && adds+=(--add "$n90:/rig/n90vmm")
+else
+	runner=l1-scenarios.sh timeout=240
+	for f in "$root/build/n90vmm" "$k/vmlinuz" "$k/vmlinux" "$rig/l2.cpio.gz" "$rig/rootfs.ext4" \
+		"$here/$runner" "$here/l1-scenario-lib.sh" "$(command -v e2fsck)" "$(command -v debugfs)"; do
+		adds+=(--add "$f:/rig/$(basename "$f")")
+	done
+fi
 set +e
-"$here/l1.sh" --timeout 240 --log "$rig/logs/l1.log" "${adds[@]}" -- /rig/l1-scenarios.sh /rig ${RIG_SCENARIOS:-} >"$work/out.txt"
+"$here/l1.sh" --timeout "$timeout" --log "$rig/logs/l1.log" "${adds[@]}" -- "/rig/$runner" /rig ${RIG_SCENARIOS:-} >"$work/out.txt"
 l1_status=$?
 set -e
 tr -d '\r' <"$work/out.txt" >"$rig/logs/scenarios.log"

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../vmm/guest_mem.h"
+#include "vmm/guest_mem.h"
 
 #define RAM_BYTES (16ull << 20)
 #define HEAP_GPA 0x100000ull

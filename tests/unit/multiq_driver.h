@@ -10,9 +10,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../devices/virtio/virtio.h"
-#include "../../vmm/bytes.h"
-#include "guest_heap.h"
+#include "devices/virtio/virtio.h"
+#include "vmm/bytes.h"
+#include "tests/unit/guest_heap.h"
 
 struct vdrv {
 	uint64_t desc, avail, used;

@@ -3,8 +3,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../devices/acpi_pm.h"
-#include "../../vmm/log.h"
+#include "devices/acpi_pm.h"
+#include "vmm/log.h"
 
 #define PM1_STS 0
 #define PM1_EN 2

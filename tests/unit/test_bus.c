@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../vmm/bus.h"
+#include "vmm/bus.h"
 
 /* A device that records its last access and answers reads with its id and the offset. */
 struct rec {

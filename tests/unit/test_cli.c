@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../vmm/cli.h"
+#include "vmm/cli.h"
 
 static struct vm_config cfg;
 static char err[256];

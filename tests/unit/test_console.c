@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../vmm/console.h"
+#include "vmm/console.h"
 
 static struct console con;
 static uint8_t out[256];

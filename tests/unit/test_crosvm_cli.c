@@ -11,10 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../vmm/cli.h"
-#include "../../vmm/control.h"
-#include "../../vmm/crosvm_cli.h"
-#include "../../vmm/exit_status.h"
+#include "vmm/cli.h"
+#include "vmm/control.h"
+#include "vmm/crosvm_cli.h"
+#include "vmm/exit_status.h"
 
 static struct vm_config crosvm_cfg, native_cfg;
 static struct crosvm_cli out;

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../vmm/guest_mem.h"
+#include "vmm/guest_mem.h"
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)
@@ -22,7 +22,7 @@ TestSuite(guest_mem, .fini = teardown);
 
 Test(guest_mem, small_ram_is_one_region)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, 256 * MIB, HOLE), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 256 * MIB, HOLE), 0);
 	cr_assert_eq(mem.nregions, 1);
 	cr_assert_eq(mem.regions[0].gpa, 0);
 	cr_assert_eq(mem.regions[0].size, 256 * MIB);
@@ -32,7 +32,7 @@ Test(guest_mem, small_ram_is_one_region)
 
 Test(guest_mem, ram_exactly_up_to_the_hole_is_one_region)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, HOLE, HOLE), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, HOLE, HOLE), 0);
 	cr_assert_eq(mem.nregions, 1);
 	cr_assert_eq(guest_mem_low_end(&mem), HOLE);
 	cr_assert_null(gpa_to_hva_checked(&mem, HOLE, 1));
@@ -41,7 +41,7 @@ Test(guest_mem, ram_exactly_up_to_the_hole_is_one_region)
 
 Test(guest_mem, five_gib_splits_around_the_hole)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, 5 * GIB, HOLE), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 5 * GIB, HOLE), 0);
 	cr_assert_eq(mem.nregions, 2);
 	cr_assert_eq(mem.total, 5 * GIB);
 	cr_assert_eq(mem.regions[0].gpa, 0);
@@ -56,7 +56,7 @@ Test(guest_mem, five_gib_splits_around_the_hole)
 
 Test(guest_mem, bounds_at_the_end_of_each_region)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, 5 * GIB, HOLE), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 5 * GIB, HOLE), 0);
 	uint64_t high_end = FOUR_GIB + (5 * GIB - HOLE);
 
 	cr_assert_not_null(gpa_to_hva_checked(&mem, 0, HOLE), "all of low RAM at once");
@@ -74,7 +74,7 @@ Test(guest_mem, bounds_at_the_end_of_each_region)
 
 Test(guest_mem, range_across_the_hole_is_refused)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, 5 * GIB, HOLE), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 5 * GIB, HOLE), 0);
 	/* Both ends are RAM, the middle is not: the range must be refused as a whole. */
 	cr_assert_null(gpa_to_hva_checked(&mem, HOLE - 4096, FOUR_GIB - HOLE + 8192));
 	cr_assert_null(gpa_to_hva_checked(&mem, 0, FOUR_GIB + 1));
@@ -83,7 +83,7 @@ Test(guest_mem, range_across_the_hole_is_refused)
 
 Test(guest_mem, length_overflowing_2_to_the_64_is_refused)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, 5 * GIB, HOLE), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 5 * GIB, HOLE), 0);
 	cr_assert_null(gpa_to_hva_checked(&mem, 1, UINT64_MAX));
 	cr_assert_null(gpa_to_hva_checked(&mem, 0x1000, UINT64_MAX - 0xfff), "gpa + len == 2^64");
 	cr_assert_null(gpa_to_hva_checked(&mem, 0x1000, UINT64_MAX - 0xffe), "gpa + len wraps to 1");
@@ -96,7 +96,7 @@ Test(guest_mem, length_overflowing_2_to_the_64_is_refused)
 
 Test(guest_mem, zero_length_is_checked_like_one_byte)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, 16 * MIB, HOLE), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 16 * MIB, HOLE), 0);
 	cr_assert_eq(gpa_to_hva_checked(&mem, 0x1234, 0), gpa_to_hva_checked(&mem, 0x1234, 1));
 	cr_assert_not_null(gpa_to_hva_checked(&mem, 16 * MIB - 1, 0));
 	cr_assert_null(gpa_to_hva_checked(&mem, 16 * MIB, 0), "len 0 at the end is still outside");
@@ -105,7 +105,7 @@ Test(guest_mem, zero_length_is_checked_like_one_byte)
 
 Test(guest_mem, translation_is_an_offset_into_the_mapping)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, 16 * MIB, HOLE), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 16 * MIB, HOLE), 0);
 	uint8_t *base = gpa_to_hva_checked(&mem, 0, 1);
 	cr_assert_eq(base, mem.regions[0].hva);
 	cr_assert_eq(gpa_to_hva_checked(&mem, 0x12345, 4), base + 0x12345);
@@ -115,7 +115,7 @@ Test(guest_mem, translation_is_an_offset_into_the_mapping)
 
 Test(guest_mem, write_read_fill_round_trip_in_both_regions)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, 5 * GIB, HOLE), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 5 * GIB, HOLE), 0);
 	static const char msg[] = "n90vmm guest memory";
 	char back[sizeof(msg)];
 	uint64_t addrs[] = { 0x1000, HOLE - sizeof(msg), FOUR_GIB, FOUR_GIB + (5 * GIB - HOLE) - sizeof(msg) };
@@ -136,7 +136,7 @@ Test(guest_mem, write_read_fill_round_trip_in_both_regions)
 
 Test(guest_mem, failed_accesses_return_efault_and_touch_nothing)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, 16 * MIB, HOLE), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 16 * MIB, HOLE), 0);
 	uint64_t end = 16 * MIB;
 	uint8_t buf[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 	uint8_t *tail = gpa_to_hva_checked(&mem, end - 4, 4);
@@ -162,7 +162,7 @@ Test(guest_mem, failed_accesses_return_efault_and_touch_nothing)
 
 Test(guest_mem, fresh_memory_reads_as_zero)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, 5 * GIB, HOLE), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 5 * GIB, HOLE), 0);
 	uint64_t v = 1;
 	cr_assert_eq(guest_mem_read(&mem, 0x7000, &v, sizeof(v)), 0);
 	cr_assert_eq(v, 0);
@@ -173,12 +173,12 @@ Test(guest_mem, fresh_memory_reads_as_zero)
 
 Test(guest_mem, bad_allocations_are_refused)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, 0, HOLE), -EINVAL);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 0, HOLE), -EINVAL);
 	cr_assert_eq(mem.nregions, 0);
-	cr_assert_eq(guest_mem_alloc(&mem, 16 * MIB, 0), -EINVAL, "hole at 0");
-	cr_assert_eq(guest_mem_alloc(&mem, 16 * MIB, FOUR_GIB + 4096), -EINVAL, "hole above 4 GiB");
-	cr_assert_eq(guest_mem_alloc(&mem, (1ull << 46) + 4096, HOLE), -E2BIG);
-	cr_assert_eq(guest_mem_alloc(&mem, UINT64_MAX, HOLE), -E2BIG);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 16 * MIB, 0), -EINVAL, "hole at 0");
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 16 * MIB, FOUR_GIB + 4096), -EINVAL, "hole above 4 GiB");
+	cr_assert_eq(guest_mem_alloc(&mem, 0, (1ull << 46) + 4096, HOLE), -E2BIG);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, UINT64_MAX, HOLE), -E2BIG);
 	cr_assert_eq(mem.nregions, 0);
 	cr_assert_null(gpa_to_hva_checked(&mem, 0, 1), "no regions, nothing is RAM");
 	cr_assert_eq(guest_mem_low_end(&mem), 0);
@@ -186,7 +186,7 @@ Test(guest_mem, bad_allocations_are_refused)
 
 Test(guest_mem, hole_at_4_gib_means_no_hole)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, FOUR_GIB + GIB, FOUR_GIB), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, FOUR_GIB + GIB, FOUR_GIB), 0);
 	cr_assert_eq(mem.nregions, 2);
 	cr_assert_eq(guest_mem_low_end(&mem), FOUR_GIB);
 	cr_assert_not_null(gpa_to_hva_checked(&mem, FOUR_GIB - 8, 8));
@@ -197,10 +197,29 @@ Test(guest_mem, hole_at_4_gib_means_no_hole)
 
 Test(guest_mem, free_forgets_every_region)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, 5 * GIB, HOLE), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 5 * GIB, HOLE), 0);
 	guest_mem_free(&mem);
 	cr_assert_eq(mem.nregions, 0);
 	cr_assert_eq(mem.total, 0);
 	cr_assert_null(gpa_to_hva_checked(&mem, 0, 1));
 	guest_mem_free(&mem); /* a second free is harmless */
+}
+
+/* crosvm-arm64: RAM from 2 GiB, no hole. */
+Test(guest_mem, ram_above_a_base_without_hole)
+{
+	uint64_t base = 2 * GIB;
+	cr_assert_eq(guest_mem_alloc(&mem, base, 3 * GIB, UINT64_MAX), 0);
+	cr_assert_eq(mem.nregions, 1);
+	cr_assert_eq(mem.regions[0].gpa, base);
+	cr_assert_eq(guest_mem_low_end(&mem), base + 3 * GIB);
+	cr_assert_null(gpa_to_hva_checked(&mem, 0, 8), "below the base is not RAM");
+	cr_assert_null(gpa_to_hva_checked(&mem, base - 4, 8), "a range starting below the base");
+	cr_assert_not_null(gpa_to_hva_checked(&mem, base, 8));
+	cr_assert_not_null(gpa_to_hva_checked(&mem, FOUR_GIB, 8), "no hole: RAM goes on past 4 GiB");
+	cr_assert_not_null(gpa_to_hva_checked(&mem, base + 3 * GIB - 8, 8));
+	cr_assert_null(gpa_to_hva_checked(&mem, base + 3 * GIB - 4, 8));
+	guest_mem_free(&mem);
+	cr_assert_eq(guest_mem_alloc(&mem, 2 * GIB, 16 * MIB, GIB), -EINVAL, "hole below the base");
+	cr_assert_eq(guest_mem_alloc(&mem, 1ull << 47, 16 * MIB, UINT64_MAX), -E2BIG, "base beyond the IPA space");
 }

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../harness/engine.h"
+#include "harness/engine.h"
 
 static struct harness_engine h;
 static struct harness_action act[16];

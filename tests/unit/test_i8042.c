@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../devices/i8042.h"
+#include "devices/i8042.h"
 
 static struct i8042 kbc;
 static int resets;

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../vmm/log.h"
+#include "vmm/log.h"
 
 /* Everything logged while fn runs (stderr redirected to a temporary file). */
 static char *capture_stderr(void (*fn)(void))

@@ -6,7 +6,7 @@
 #include <sched.h>
 #include <string.h>
 
-#include "../../devices/pci.h"
+#include "devices/pci.h"
 
 #define ECAM_BASE 0xb0000000ull
 #define WINDOW_BASE 0xfe000000ull
@@ -847,4 +847,58 @@ Test(pci, concurrent_moves_are_reported_in_order)
 	cr_assert_gt(race.moves, 1000);
 	cr_assert_eq(race.stale, 0, "%u of %u moves reported after the BAR had moved on", race.stale, race.moves);
 	cr_assert_eq(race.reported, pci_device_bar_addr(&devs[0].pci, 0));
+}
+
+/* CAM (crosvm-arm64, pci-host-cam-generic): 256 bytes per function, bus << 16 | devfn << 8. */
+static uint64_t cam(unsigned int b, unsigned int s, unsigned int f, uint32_t reg)
+{
+	return (uint64_t)b << 16 | (uint64_t)s << 11 | (uint64_t)f << 8 | reg;
+}
+
+static uint32_t cam_read(uint64_t offset, uint32_t len)
+{
+	uint8_t d[8] = { 0 };
+	pci_cam_ops.read(&bus, offset, d, len);
+	return (uint32_t)bus_data_get(d, len);
+}
+
+static void cam_write(uint64_t offset, uint32_t value, uint32_t len)
+{
+	uint8_t d[4];
+	bus_data_put(d, len, value);
+	pci_cam_ops.write(&bus, offset, d, len);
+}
+
+Test(pci, cam_reaches_the_same_functions_as_ecam)
+{
+	unsigned int slot = add_with_bar(0, 0x4000);
+	cr_assert_eq(cam_read(cam(0, slot, 0, PCI_VENDOR_ID), 4), cfg_read(slot, PCI_VENDOR_ID, 4));
+	cr_assert_eq(cam_read(cam(0, slot, 0, PCI_VENDOR_ID), 2), 0x1af4);
+	cr_assert_eq(cam_read(cam(0, 0, 0, PCI_VENDOR_ID), 4), cfg_read(0, PCI_VENDOR_ID, 4), "host bridge");
+	/* BAR sizing the way StarryOS does it: all ones, read the mask, restore with decode on. */
+	uint32_t bar = cam_read(cam(0, slot, 0, PCI_BAR0), 4);
+	cam_write(cam(0, slot, 0, PCI_BAR0), 0xffffffff, 4);
+	cr_assert_eq(cam_read(cam(0, slot, 0, PCI_BAR0), 4) & ~0xfu, ~0x3fffu);
+	cam_write(cam(0, slot, 0, PCI_BAR0), bar, 4);
+	cr_assert_eq(cfg_read(slot, PCI_BAR0, 4), bar, "the ECAM view sees the CAM write");
+	cam_write(cam(0, slot, 0, PCI_COMMAND), PCI_COMMAND_MEMORY, 2);
+	cr_assert_eq(cfg_read(slot, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY, PCI_COMMAND_MEMORY);
+}
+
+Test(pci, cam_absent_functions_and_hostile_offsets)
+{
+	unsigned int slot = add_with_bar(0, 0x1000);
+	cr_assert_eq(cam_read(cam(0, slot, 1, 0), 4), 0xffffffff, "function 1 is absent");
+	cr_assert_eq(cam_read(cam(1, slot, 0, 0), 4), 0xffffffff, "bus 1 is absent");
+	cr_assert_eq(cam_read(cam(255, 31, 7, 0xfc), 4), 0xffffffff, "the last function there could be");
+	/* An access straddling a function's 256 bytes, or past 16 MiB, is refused, not aliased. */
+	cr_assert_eq(cam_read(cam(0, slot, 0, 0xfe), 4), 0xffffffff);
+	cr_assert_eq(cam_read(0x1000000 | cam(0, slot, 0, 0), 4), 0xffffffff, "no aliasing past bus 255");
+	cr_assert_eq(cam_read(0xfffffffffffffffcull, 4), 0xffffffff);
+	uint8_t snapshot[PCI_CONFIG_SIZE];
+	memcpy(snapshot, bus.devices[slot]->config, sizeof(snapshot));
+	cam_write(cam(0, slot, 0, 0xfe), 0xffffffff, 4);
+	cam_write(0xfffffffffffffffcull, 0xffffffff, 4);
+	cam_write(0x1000000 | cam(0, slot, 0, PCI_COMMAND), 0xffff, 2);
+	cr_assert_arr_eq(bus.devices[slot]->config, snapshot, sizeof(snapshot), "nothing written");
 }

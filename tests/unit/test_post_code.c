@@ -1,7 +1,7 @@
 /* Port 0x80 progress codes. */
 #include <criterion/criterion.h>
 
-#include "../../devices/post_code.h"
+#include "devices/post_code.h"
 
 Test(post_code, last_code_and_count)
 {

@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../devices/reset_control.h"
+#include "devices/reset_control.h"
 
 static struct reset_control rc;
 static int resets;

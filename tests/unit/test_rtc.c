@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../devices/rtc.h"
+#include "devices/rtc.h"
 
 enum { SEC = 0x00, MIN = 0x02, HOUR = 0x04, WDAY = 0x06, MDAY = 0x07, MON = 0x08, YEAR = 0x09,
        REG_A = 0x0a, REG_B = 0x0b, REG_C = 0x0c, REG_D = 0x0d, CENTURY = 0x32 };

@@ -6,7 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../vmm/sandbox.h"
+#include "vmm/sandbox.h"
 
 static int run_confined(enum sandbox_role role, int (*body)(void))
 {

@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../devices/serial.h"
+#include "devices/serial.h"
 
 enum { RBR = 0, THR = 0, DLL = 0, IER = 1, DLM = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
 enum { IIR_NONE = 0x01, IIR_THRI = 0x02, IIR_RDI = 0x04, IIR_RLSI = 0x06 };
@@ -379,4 +379,57 @@ Test(serial, bus_access_widths)
 	cr_assert_eq(nsent, 1, "a word write to THR sends its low byte");
 	cr_assert_eq(sent[0], 'k');
 	bus_free(&bus);
+}
+
+/* crosvm-arm64 wiring: an edge-triggered SPI, no OUT2 gate. Each new event must give a new
+ * rising edge, or a guest reading input only in its interrupt handler loses it. */
+static int rising_edges(void)
+{
+	cr_assert_eq(level, 0, "an edge-wired line is always left low");
+	return level_calls / 2;
+}
+
+Test(serial, edge_wiring_pulses_per_received_byte_while_earlier_input_is_unread)
+{
+	serial_set_wiring(&s, (struct serial_wiring){ .out2_gates_irq = false, .edge = true });
+	wr(MCR, 0); /* OUT2 off: irrelevant without the PC's gate */
+	wr(FCR, 0xc7); /* FIFO on, as StarryOS's aarch64 UART init sets it */
+	wr(IER, 0x01);
+	cr_assert_eq(rising_edges(), 0, "nothing pending yet");
+	cr_assert_eq(serial_receive(&s, (const uint8_t *)"a", 1), 1);
+	cr_assert_eq(rising_edges(), 1);
+	/* The first byte is still unread (the condition never went away): a new byte is a new
+	 * event, so a new edge. A level line would have stayed high and said nothing. */
+	cr_assert_eq(serial_receive(&s, (const uint8_t *)"b", 1), 1);
+	cr_assert_eq(rising_edges(), 2);
+	cr_assert_eq(rd(RBR), 'a');
+	cr_assert_eq(rising_edges(), 2, "reading is not an event");
+	cr_assert_eq(rd(RBR), 'b');
+	cr_assert_eq(serial_receive(&s, (const uint8_t *)"c", 1), 1);
+	cr_assert_eq(rising_edges(), 3);
+	cr_assert_eq(s.stats.irqs, 3);
+}
+
+Test(serial, edge_wiring_pulses_for_thr_empty_and_enabling)
+{
+	serial_set_wiring(&s, (struct serial_wiring){ .out2_gates_irq = false, .edge = true });
+	wr(IER, 0x02); /* THR empty is pending at once */
+	cr_assert_eq(rising_edges(), 1);
+	cr_assert_eq(rd(IIR) & 0x0f, IIR_THRI);
+	wr(THR, 'x');
+	cr_assert_eq(rising_edges(), 2, "each byte sent empties THR again");
+	wr(IER, 0);
+	wr(THR, 'y');
+	cr_assert_eq(rising_edges(), 2, "disabled: no pulse");
+}
+
+Test(serial, level_wiring_is_gated_by_out2)
+{
+	wr(MCR, 0);
+	wr(IER, 0x01);
+	serial_receive(&s, (const uint8_t *)"a", 1);
+	cr_assert_eq(level, 0, "a PC's UART needs OUT2 to drive its line");
+	serial_set_wiring(&s, (struct serial_wiring){ .out2_gates_irq = false, .edge = false });
+	serial_receive(&s, (const uint8_t *)"b", 1);
+	cr_assert_eq(level, 1, "ungated: the line follows the condition");
 }

@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../devices/virtio/blk.h"
-#include "../../vmm/bytes.h"
-#include "virtio_test_driver.h"
+#include "devices/virtio/blk.h"
+#include "vmm/bytes.h"
+#include "tests/unit/virtio_test_driver.h"
 
 static struct virtq q;
 static struct virtq_chain chain;
@@ -169,7 +169,7 @@ static bool file_is_zero(uint64_t off, uint64_t len)
 
 static void setup(void)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, RAM_BYTES, 0xd0000000), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, RAM_BYTES, 0xd0000000), 0);
 	heap_next = HEAP_GPA;
 	next_desc = avail_idx = 0;
 	virtq_init(&q, &mem, QSIZE);

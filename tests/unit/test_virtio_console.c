@@ -7,13 +7,13 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../devices/virtio/console.h"
-#include "../../vmm/bytes.h"
+#include "devices/virtio/console.h"
+#include "vmm/bytes.h"
 
 #define QSIZE 8
 #define RX VIRTIO_CONSOLE_RX
 #define TX VIRTIO_CONSOLE_TX
-#include "multiq_driver.h"
+#include "tests/unit/multiq_driver.h"
 
 static struct virtio_console con;
 
@@ -81,7 +81,7 @@ static void bring_up(uint64_t features)
 
 static void setup(void)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, RAM_BYTES, 0xd0000000), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, RAM_BYTES, 0xd0000000), 0);
 	heap_next = HEAP_GPA;
 	sunk_len = 0;
 	sink_writes = rx_ready_calls = nsignals = 0;

@@ -13,11 +13,11 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "../../devices/virtio/blk.h"
-#include "../../devices/virtio/console.h"
-#include "../../devices/virtio/mmio.h"
-#include "../../vmm/bytes.h"
-#include "virtio_test_driver.h"
+#include "devices/virtio/blk.h"
+#include "devices/virtio/console.h"
+#include "devices/virtio/mmio.h"
+#include "vmm/bytes.h"
+#include "tests/unit/virtio_test_driver.h"
 
 #define MMIO_BASE 0xd0000000ull
 #define GSI 5
@@ -175,7 +175,7 @@ static void bring_up(uint64_t features)
 
 static void setup(void)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, RAM_BYTES, 0xd0000000), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, RAM_BYTES, 0xd0000000), 0);
 	heap_next = HEAP_GPA;
 	nioev = nirqfd = 0;
 	strcpy(path, "/tmp/n90-test-mmio-XXXXXX");

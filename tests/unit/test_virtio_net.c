@@ -12,13 +12,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../devices/virtio/net.h"
+#include "devices/virtio/net.h"
 
 #define QSIZE 16
 #define RX VIRTIO_NET_RX
 #define TX VIRTIO_NET_TX
 #define HDR VIRTIO_NET_HDR_LEN
-#include "multiq_driver.h"
+#include "tests/unit/multiq_driver.h"
 
 static struct virtio_net net;
 static int peer = -1; /* the "network" side of the backend */
@@ -53,7 +53,7 @@ static void make_device(unsigned int tap_offloads)
 
 static void setup(void)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, RAM_BYTES, 0xd0000000), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, RAM_BYTES, 0xd0000000), 0);
 	heap_next = HEAP_GPA;
 	offloads_set = offload_calls = signals[0] = signals[1] = 0;
 	make_device(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN);

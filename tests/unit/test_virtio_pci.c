@@ -9,9 +9,9 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "../../devices/pci.h"
-#include "../../devices/virtio/pci.h"
-#include "virtio_test_driver.h"
+#include "devices/pci.h"
+#include "devices/virtio/pci.h"
+#include "tests/unit/virtio_test_driver.h"
 
 #define WINDOW_BASE 0xe0000000ull
 #define WINDOW_SIZE 0x01000000ull
@@ -185,7 +185,7 @@ static void guest_eoi(void)
 
 static void setup(void)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, RAM_BYTES, 0xd0000000), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, RAM_BYTES, 0xd0000000), 0);
 	heap_next = HEAP_GPA;
 	nioev = nirqfd = 0;
 	next_gsi = MSI_GSI_BASE;

@@ -13,8 +13,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../../devices/virtio/virtq.h"
-#include "../../vmm/bytes.h"
+#include "devices/virtio/virtq.h"
+#include "vmm/bytes.h"
 
 #define RAM_BYTES (16ull << 20)
 #define QSIZE 16

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../devices/virtio/blk.h"
+#include "devices/virtio/blk.h"
 
 #define QSIZE 16
 #define DESC 0x1000
@@ -31,7 +31,7 @@ static uint16_t *avail(void)
 
 static void setup(void)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, RAM, 0xd0000000), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, RAM, 0xd0000000), 0);
 	virtq_init(&q, &mem, QSIZE);
 	q.desc_gpa = DESC;
 	q.avail_gpa = AVAIL;

@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../devices/virtio/blk.h"
-#include "../../vmm/bytes.h"
-#include "../../vmm/device_host.h"
-#include "guest_heap.h"
+#include "devices/virtio/blk.h"
+#include "vmm/bytes.h"
+#include "vmm/device_host.h"
+#include "tests/unit/guest_heap.h"
 
 #define QSIZE 16
 #define DESC_GPA 0x10000ull

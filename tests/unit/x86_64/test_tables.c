@@ -4,18 +4,18 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../arch/x86_64/profile.h"
-#include "../../arch/x86_64/tables.h"
-#include "unit_util.h"
+#include "arch/x86_64/profile.h"
+#include "arch/x86_64/tables.h"
+#include "tests/unit/unit_util.h"
 
 static struct guest_mem mem;
-static const struct x86_profile *prof;
+static const struct arch_profile *prof;
 
 static void setup(void)
 {
 	prof = x86_profile_find("crosvm-x86");
 	cr_assert_not_null(prof);
-	cr_assert_eq(guest_mem_alloc(&mem, 256ull << 20, prof->mmio_hole_start), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 256ull << 20, prof->mmio_hole_start), 0);
 }
 
 static void teardown(void)
@@ -393,7 +393,7 @@ Test(tables, acpi_rejects_65_cpus)
 Test(tables, acpi_area_must_be_ram)
 {
 	struct guest_mem tiny;
-	cr_assert_eq(guest_mem_alloc(&tiny, 512 << 10, prof->mmio_hole_start), 0);
+	cr_assert_eq(guest_mem_alloc(&tiny, 0, 512 << 10, prof->mmio_hole_start), 0);
 	uint64_t rsdp;
 	cr_assert_eq(x86_acpi_build(&tiny, prof, 1, NULL, 0, NULL, &rsdp), -EFAULT);
 	cr_assert_eq(x86_mptable_build(&tiny, prof, 1), -EFAULT, "EBDA not RAM either");

@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
-#include "../../arch/x86_64/cpuid.h"
+#include "arch/x86_64/cpuid.h"
 
 static struct kvm_cpuid2 *base_table(bool with_16, bool pdpe1gb)
 {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../arch/x86_64/cpuid.h"
+#include "arch/x86_64/cpuid.h"
 
 #define SIG KVM_CPUID_FLAG_SIGNIFCANT_INDEX
 

@@ -1,25 +1,38 @@
-#include "machine.h"
+/* The PC: profile choice, the machine layout, irqchip + PIT, ISA interrupt routing and the
+ * legacy devices (COM1-4, CMOS RTC, i8042, ACPI PM1, port 0x80, 0xCF9). */
+#include "arch/x86_64/pc.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "../../vmm/console.h"
-#include "../../vmm/exit_status.h"
-#include "../../vmm/log.h"
-#include "tables.h"
+#include "vmm/console.h"
+#include "vmm/exit_status.h"
+#include "vmm/log.h"
+#include "arch/x86_64/tables.h"
+#include "vmm/machine.h"
 
 #define MIN_MEM_BYTES (16ull << 20)
+
+const char arch_name[] = "x86_64";
+const char arch_kernel_formats[] = "multiboot, ELF/PVH vmlinux or bzImage";
+const char *const arch_features[] = { "x86_64", "multiboot", "pvh", "bzimage", "acpi", "mptable", "cmos-rtc", NULL };
+const char arch_serial_earlycon[] = "uart8250,io,0x3f8";
+
+const char *arch_profile_name(unsigned int index)
+{
+	const struct arch_profile *p = x86_profile_at(index);
+	return p ? p->name : NULL;
+}
 
 int arch_choose_machine(const struct vm_config *cfg, const uint8_t *kernel, size_t kernel_size,
 			struct machine_choice *choice)
 {
 	enum x86_kernel_format format = x86_detect_format(kernel, kernel_size);
-	const struct x86_profile *profile;
+	const struct arch_profile *profile;
 
 	if (format == X86_FORMAT_UNKNOWN) {
 		fprintf(stderr, "n90vmm: kernel '%s': not a kernel n90vmm can boot (no multiboot header, ELF or bzImage signature)\n",
@@ -27,6 +40,10 @@ int arch_choose_machine(const struct vm_config *cfg, const uint8_t *kernel, size
 		return EXIT_BAD_IMAGE;
 	}
 
+	if (cfg->dump_fdt) {
+		fprintf(stderr, "n90vmm: --dump-fdt: an x86 guest has no device tree (it reads ACPI tables)\n");
+		return EXIT_USAGE;
+	}
 	if (cfg->profile_name) {
 		profile = x86_profile_find(cfg->profile_name);
 		if (!profile) {
@@ -43,29 +60,45 @@ int arch_choose_machine(const struct vm_config *cfg, const uint8_t *kernel, size
 	}
 	choice->profile = profile;
 	choice->ncpus = cfg->cpus ? cfg->cpus : profile->default_cpus;
-	choice->mem_bytes = cfg->mem_bytes ? cfg->mem_bytes : profile->default_mem_mib << 20;
-	choice->mmio_hole_start = profile->mmio_hole_start;
+	choice->vm_type = 0;
+	struct machine_layout *l = &choice->layout;
+	*l = (struct machine_layout){
+		.ram_base = 0,
+		.mem_bytes = cfg->mem_bytes ? cfg->mem_bytes : profile->default_mem_mib << 20,
+		.mmio_hole_start = profile->mmio_hole_start,
+		.pci_access = PCI_CONFIG_ECAM,
+		.pci_conf1 = true,
+		.pci_config_base = profile->pci_ecam_base,
+		.pci_config_size = profile->pci_ecam_size,
+		.pci_window_base = profile->pci_window_base,
+		.pci_window_size = profile->pci_window_size,
+		.msi = true,
+		.virtio_mmio_base = profile->virtio_mmio_base,
+		.virtio_mmio_slots = sizeof(profile->virtio_mmio_gsis),
+	};
+	memcpy(l->pci_intx_gsis, profile->pci_intx_gsis, sizeof(l->pci_intx_gsis));
+	memcpy(l->virtio_mmio_gsis, profile->virtio_mmio_gsis, sizeof(profile->virtio_mmio_gsis));
 
 	if (choice->ncpus > X86_MAX_CPUS) {
 		fprintf(stderr, "n90vmm: --cpus: %u vCPUs requested; at most %d are supported\n", choice->ncpus,
 			X86_MAX_CPUS);
 		return EXIT_USAGE;
 	}
-	if (choice->mem_bytes < MIN_MEM_BYTES) {
+	if (l->mem_bytes < MIN_MEM_BYTES) {
 		fprintf(stderr, "n90vmm: --mem: %llu KiB is too little; give the guest at least 16M\n",
-			(unsigned long long)(choice->mem_bytes >> 10));
+			(unsigned long long)(l->mem_bytes >> 10));
 		return EXIT_USAGE;
 	}
 	long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
 	uint64_t host_bytes = pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size : 0;
-	if (host_bytes && choice->mem_bytes > host_bytes) {
+	if (host_bytes && l->mem_bytes > host_bytes) {
 		fprintf(stderr, "n90vmm: --mem: %llu MiB is more than this host's %llu MiB of RAM\n",
-			(unsigned long long)(choice->mem_bytes >> 20), (unsigned long long)(host_bytes >> 20));
+			(unsigned long long)(l->mem_bytes >> 20), (unsigned long long)(host_bytes >> 20));
 		return EXIT_USAGE;
 	}
 	log_debug("profile %s (%s), kernel format %s, %u vCPUs, %llu MiB", profile->name, profile->summary,
-		  x86_format_name(format), choice->ncpus, (unsigned long long)(choice->mem_bytes >> 20));
-	return 0;
+		  x86_format_name(format), choice->ncpus, (unsigned long long)(l->mem_bytes >> 20));
+	return machine_check_config(l, cfg);
 }
 
 /* ISA interrupts as a PC wires them: GSI n on 8259 pin n (GSI < 16, not the cascade) and
@@ -95,7 +128,9 @@ int arch_vm_alloc(struct vm *vm, const struct machine_choice *choice)
 	if (!a)
 		return -ENOMEM;
 	vm->arch = a;
+	vm->exit_ops = &x86_exit_ops;
 	a->profile = choice->profile;
+	a->layout = &choice->layout;
 	return 0;
 }
 
@@ -135,12 +170,6 @@ int arch_vm_init(struct vm *vm)
 	return 0;
 }
 
-/* Virtio devices in attach order: the disks, the NICs, then the console when it is virtio. */
-static unsigned int virtio_device_count(const struct vm_config *cfg)
-{
-	return cfg->ndisks + cfg->nnets + (cfg->console == CONSOLE_VIRTIO);
-}
-
 /* Linux finds virtio-mmio devices in the DSDT (kernels built without
  * VIRTIO_MMIO_CMDLINE_DEVICES, like Debian's, only there) or on its command line: append
  * one virtio_mmio.device= per device as well; a kernel that sees both binds the first and
@@ -150,7 +179,7 @@ static int build_cmdline(struct vm *vm, enum x86_kernel_format format)
 {
 	struct arch_vm *a = vm->arch;
 	const struct vm_config *cfg = vm->cfg;
-	unsigned int ndev = virtio_device_count(cfg);
+	unsigned int ndev = machine_virtio_count(a->layout, cfg);
 	size_t len = strlen(cfg->cmdline) + 1 + 64 * ndev;
 	a->cmdline = malloc(len);
 	if (!a->cmdline)
@@ -160,8 +189,8 @@ static int build_cmdline(struct vm *vm, enum x86_kernel_format format)
 		return 0;
 	for (unsigned int i = 0; i < ndev; i++)
 		n += (size_t)snprintf(a->cmdline + n, len - n, "%svirtio_mmio.device=4K@0x%llx:%u", n ? " " : "",
-				      (unsigned long long)(a->profile->virtio_mmio_base + i * VIRTIO_MMIO_SIZE),
-				      a->profile->virtio_mmio_gsis[i]);
+				      (unsigned long long)machine_virtio_mmio_addr(a->layout, i),
+				      a->layout->virtio_mmio_gsis[i]);
 	return 0;
 }
 
@@ -169,25 +198,20 @@ int arch_load_kernel(struct vm *vm, const uint8_t *kernel, size_t kernel_size, c
 		     size_t initrd_size)
 {
 	struct arch_vm *a = vm->arch;
-	/* virtio-mmio gives each device its own interrupt pin, and the profile has a fixed set. */
-	unsigned int max_mmio = sizeof(a->profile->virtio_mmio_gsis) / sizeof(a->profile->virtio_mmio_gsis[0]);
-	if (vm->cfg->transport == VIRTIO_TRANSPORT_MMIO && virtio_device_count(vm->cfg) > max_mmio) {
-		fprintf(stderr, "n90vmm: --virtio-transport mmio: at most %u virtio devices (%u asked for)\n", max_mmio,
-			virtio_device_count(vm->cfg));
-		return EXIT_USAGE;
-	}
+	const struct machine_layout *l = a->layout;
 	if (build_cmdline(vm, x86_detect_format(kernel, kernel_size)))
 		return EXIT_SETUP;
-	struct x86_mmio_device mmio[X86_MAX_VIRTIO];
+	/* The DSDT describes the devices vmm/machine.c will place, from the same layout. */
+	struct x86_mmio_device mmio[MACHINE_MAX_MMIO_SLOTS];
 	unsigned int nmmio = 0;
 	if (vm->cfg->transport == VIRTIO_TRANSPORT_MMIO)
-		for (; nmmio < virtio_device_count(vm->cfg); nmmio++)
-			mmio[nmmio] = (struct x86_mmio_device){ a->profile->virtio_mmio_base + nmmio * VIRTIO_MMIO_SIZE,
-								 VIRTIO_MMIO_SIZE, a->profile->virtio_mmio_gsis[nmmio] };
+		for (; nmmio < machine_virtio_count(l, vm->cfg); nmmio++)
+			mmio[nmmio] = (struct x86_mmio_device){ machine_virtio_mmio_addr(l, nmmio), VIRTIO_MMIO_SIZE,
+								 l->virtio_mmio_gsis[nmmio] };
 	/* The PCI host bridge exists whenever virtio uses PCI, devices or not (guests scan). */
-	struct x86_pci_host pci = { (unsigned int)(a->profile->pci_ecam_size >> 20), a->profile->pci_window_base,
-				    a->profile->pci_window_size, { 0 } };
-	memcpy(pci.intx_gsis, a->profile->pci_intx_gsis, sizeof(pci.intx_gsis));
+	struct x86_pci_host pci = { (unsigned int)(l->pci_config_size >> 20), l->pci_window_base, l->pci_window_size,
+				    { 0 } };
+	memcpy(pci.intx_gsis, l->pci_intx_gsis, sizeof(pci.intx_gsis));
 	struct x86_boot_input in = {
 		.pci = vm->cfg->transport == VIRTIO_TRANSPORT_PCI ? &pci : NULL,
 		.mmio_devices = mmio,
@@ -222,142 +246,16 @@ static void irq_line_kvm(void *opaque, unsigned int gsi, int level)
 		log_debug("KVM_IRQ_LINE %u=%d failed: %s", gsi, level, strerror(errno));
 }
 
-static int tap_offloads(void *opaque, unsigned int offloads)
+int arch_vm_finalize(struct vm *vm)
 {
-	return tap_set_offloads(opaque, offloads);
-}
-
-/* The NIC's tap, opened or created now (before the sandbox), and its device model. */
-static int open_nic(struct vm *vm, unsigned int i)
-{
-	struct arch_vm *a = vm->arch;
-	const struct net_config *nc = &vm->cfg->nets[i];
-	struct tap *tap = &a->taps[i];
-	char err[160];
-	int ret;
-	if (nc->tap_name)
-		ret = tap_open(tap, nc->tap_name, err, sizeof(err));
-	else if (nc->tap_fd >= 0)
-		ret = tap_adopt_fd(tap, nc->tap_fd, err, sizeof(err));
-	else
-		ret = tap_create(tap, nc->host_ip, nc->netmask, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "n90vmm: --net: %s\n", err);
-		return ret == -ENOENT || ret == -ENODEV ? EXIT_NO_INPUT : ret == -EPERM ? EXIT_NO_PERMISSION : EXIT_SETUP;
-	}
-	/* Without mac=, a locally administered address that names the NIC (02:6e:39:30 "n90"). */
-	uint8_t mac[6] = { 0x02, 0x6e, 0x39, 0x30, 0x00, (uint8_t)i };
-	if (nc->has_mac)
-		memcpy(mac, nc->mac, sizeof(mac));
-	struct virtio_net_backend backend = { tap->fd, tap->offloads, tap_offloads, tap };
-	virtio_net_init(&a->nets[i], &vm->mem, mac, backend);
-	a->nnets++;
-	a->virtio[a->nvirtio++] = &a->nets[i].dev;
-	log_debug("virtio-net %u: tap %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, tap offloads 0x%x", i, tap->name, mac[0],
-		  mac[1], mac[2], mac[3], mac[4], mac[5], tap->offloads);
+	(void)vm; /* nothing waits for the vCPUs on a PC */
 	return 0;
 }
 
-static void nic_readable(void *opaque, uint32_t events)
-{
-	(void)events;
-	virtio_net_backend_readable(opaque);
-}
-
-int arch_open_backends(struct vm *vm)
+int arch_create_devices(struct vm *vm, struct machine *m, struct console *console)
 {
 	struct arch_vm *a = vm->arch;
-	const struct vm_config *cfg = vm->cfg;
-	for (unsigned int i = 0; i < cfg->ndisks; i++) {
-		struct blk_options opt = { cfg->disks[i].path, cfg->disks[i].read_only, cfg->disks[i].direct };
-		int ret = virtio_blk_init(&a->disks[i], &opt, &vm->mem, i);
-		if (ret)
-			return ret == -ENOENT || ret == -EACCES || ret == -EISDIR || ret == -EINVAL ? EXIT_NO_INPUT
-												 : EXIT_SETUP;
-		a->ndisks++;
-		a->virtio[a->nvirtio++] = &a->disks[i].dev;
-	}
-	for (unsigned int i = 0; i < cfg->nnets; i++) {
-		int ret = open_nic(vm, i);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-static void virtio_console_write(void *opaque, const uint8_t *buf, size_t len)
-{
-	console_write(opaque, buf, len);
-}
-
-/* The PCI host bridge (conf1 and ECAM) with the virtio devices on bus 0, BARs assigned from
- * the profile's window before the guest runs. */
-static int create_pci_devices(struct vm *vm)
-{
-	struct arch_vm *a = vm->arch;
-	const struct x86_profile *p = a->profile;
-	int ret = 0;
-	pci_bus_init(&a->pci, p->pci_ecam_base, p->pci_window_base, p->pci_window_size);
-	pci_bus_set_intx_gsis(&a->pci, p->pci_intx_gsis);
-	ret |= bus_register(&vm->pio, 0xcf8, 1, &pci_conf1_address_ops, &a->pci, "pci-conf1-address");
-	ret |= bus_register(&vm->pio, 0xcfc, 4, &pci_conf1_data_ops, &a->pci, "pci-conf1-data");
-	ret |= bus_register(&vm->mmio, p->pci_ecam_base, p->pci_ecam_size, &pci_ecam_ops, &a->pci, "pci-ecam");
-	ret |= bus_register(&vm->mmio, p->pci_window_base, p->pci_window_size, &pci_window_ops, &a->pci, "pci-window");
-	if (ret)
-		return -EEXIST;
-	for (unsigned int i = 0; i < a->nvirtio; i++) {
-		if ((ret = virtio_pci_init(&a->vpci[i], a->virtio[i], &a->pci, &vm->host)) < 0) {
-			log_err("%s: cannot attach to PCI: %s", a->virtio[i]->name, strerror(-ret));
-			return ret;
-		}
-		log_debug("%s %u: PCI 00:%02x.0, BAR0 0x%llx", a->virtio[i]->name, i, a->vpci[i].pci.slot,
-			  (unsigned long long)a->vpci[i].pci.bars[0].addr);
-	}
-	return 0;
-}
-
-static int create_virtio_devices(struct vm *vm, struct console *console)
-{
-	struct arch_vm *a = vm->arch;
-	const struct x86_profile *p = a->profile;
-	if (vm->cfg->console == CONSOLE_VIRTIO) {
-		struct virtio_console_sink sink = { virtio_console_write, console_rx_ready, console };
-		virtio_console_init(&a->vconsole, &vm->mem, sink);
-		a->virtio[a->nvirtio++] = &a->vconsole.dev;
-	}
-	/* Edge-triggered: the device reads until the tap is empty or the guest is out of
-	 * buffers, and resumes on the guest's notify, so a starved NIC costs no wake-ups. */
-	for (unsigned int i = 0; i < a->nnets; i++) {
-		int ret = event_loop_add(vm->host.loop, a->taps[i].fd, EPOLLIN | EPOLLET, nic_readable, &a->nets[i]);
-		if (ret < 0) {
-			log_err("virtio-net %u: cannot watch tap %s: %s", i, a->taps[i].name, strerror(-ret));
-			return ret;
-		}
-	}
-	if (vm->cfg->transport == VIRTIO_TRANSPORT_PCI)
-		return create_pci_devices(vm);
-	if (a->nvirtio == 0)
-		return 0;
-	for (unsigned int i = 0; i < a->nvirtio; i++) {
-		uint64_t base = p->virtio_mmio_base + i * VIRTIO_MMIO_SIZE;
-		int ret = virtio_mmio_init(&a->mmio[i], a->virtio[i], &vm->host, base, p->virtio_mmio_gsis[i]);
-		if (!ret)
-			ret = bus_register(&vm->mmio, base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, &a->mmio[i], "virtio-mmio");
-		if (ret)
-			return ret;
-		log_debug("%s %u at 0x%llx, GSI %u", a->virtio[i]->name, i, (unsigned long long)base,
-			  p->virtio_mmio_gsis[i]);
-	}
-	for (unsigned int i = 0; i < a->ndisks; i++)
-		log_debug("virtio-blk %u: '%s'%s, %llu sectors", i, vm->cfg->disks[i].path,
-			  a->disks[i].read_only ? " (read-only)" : "", (unsigned long long)a->disks[i].capacity);
-	return 0;
-}
-
-int arch_create_devices(struct vm *vm, struct console *console)
-{
-	struct arch_vm *a = vm->arch;
-	const struct x86_profile *p = a->profile;
+	const struct arch_profile *p = a->profile;
 	static const char *const uart_names[4] = { "COM1", "COM2", "COM3", "COM4" };
 	int ret = 0;
 
@@ -384,14 +282,8 @@ int arch_create_devices(struct vm *vm, struct console *console)
 		log_err("device address ranges overlap in profile %s", p->name);
 		return -EEXIST;
 	}
-	return create_virtio_devices(vm, console);
-}
-
-size_t arch_console_input(struct vm *vm, const uint8_t *buf, size_t len)
-{
-	if (vm->cfg->console == CONSOLE_VIRTIO)
-		return virtio_console_receive(&vm->arch->vconsole, buf, len);
-	return serial_receive(&vm->arch->uarts[0], buf, len);
+	m->console_uart = &a->uarts[0];
+	return 0;
 }
 
 void arch_print_stats(const struct vm *vm)
@@ -405,15 +297,6 @@ void arch_print_stats(const struct vm *vm)
 				(unsigned long long)s->rx_overruns, (unsigned long long)s->irqs);
 	}
 	fprintf(stderr, "stats: post-code writes=%llu last=0x%02x\n", (unsigned long long)a->post.writes, a->post.last);
-	for (unsigned int i = 0; i < a->nvirtio; i++) {
-		const struct virtio_stats *s = &a->virtio[i]->stats;
-		fprintf(stderr,
-			"stats: %s%u notifies=%llu interrupts=%llu requests=%llu read=%llu written=%llu errors=%llu "
-			"dropped=%llu\n",
-			a->virtio[i]->name, i, (unsigned long long)s->notifies, (unsigned long long)s->interrupts,
-			(unsigned long long)s->requests, (unsigned long long)s->bytes_read,
-			(unsigned long long)s->bytes_written, (unsigned long long)s->errors, (unsigned long long)s->dropped);
-	}
 }
 
 void arch_vm_destroy(struct vm *vm)
@@ -424,10 +307,6 @@ void arch_vm_destroy(struct vm *vm)
 	for (unsigned int i = 0; i < 4; i++)
 		if (a->uarts[i].name)
 			serial_destroy(&a->uarts[i]);
-	for (unsigned int i = 0; i < a->ndisks; i++)
-		virtio_blk_destroy(&a->disks[i]);
-	for (unsigned int i = 0; i < a->nnets; i++)
-		tap_close(&a->taps[i]);
 	free(a->supported_cpuid);
 	free(a->cmdline);
 	free(a);

@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../../arch/x86_64/e820.h"
+#include "arch/x86_64/e820.h"
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)
@@ -16,9 +16,9 @@ struct map {
 
 static struct map build_map(const char *profile, uint64_t ram_bytes, struct guest_mem *mem)
 {
-	const struct x86_profile *p = x86_profile_find(profile);
+	const struct arch_profile *p = x86_profile_find(profile);
 	cr_assert_not_null(p, "%s", profile);
-	cr_assert_eq(guest_mem_alloc(mem, ram_bytes, p->mmio_hole_start), 0);
+	cr_assert_eq(guest_mem_alloc(mem, 0, ram_bytes, p->mmio_hole_start), 0);
 	struct map m = { 0 };
 	m.n = x86_build_e820(mem, p, m.e);
 	cr_assert_gt(m.n, 0);
@@ -42,7 +42,7 @@ static struct map build_map(const char *profile, uint64_t ram_bytes, struct gues
 
 /* The part of RAM below 1 MiB that the map keeps from the guest: EBDA (with the MP table)
  * from base_mem_end to 640K, and the VGA/ROM area up to 1 MiB. */
-static void check_low_mib(const struct map *m, const struct x86_profile *p)
+static void check_low_mib(const struct map *m, const struct arch_profile *p)
 {
 	cr_assert_eq(m->e[0].addr, 0);
 	cr_assert_eq(m->e[0].type, E820_RAM);
@@ -71,7 +71,7 @@ static void check_low_mib(const struct map *m, const struct x86_profile *p)
 static void check(const char *profile, uint64_t ram_bytes)
 {
 	struct guest_mem mem;
-	const struct x86_profile *p = x86_profile_find(profile);
+	const struct arch_profile *p = x86_profile_find(profile);
 	struct map m = build_map(profile, ram_bytes, &mem);
 	check_low_mib(&m, p);
 	/* RAM listed = guest RAM minus what sits in [base_mem_end, 1 MiB). */

@@ -11,15 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../arch/x86_64/boot.h"
-#include "../../arch/x86_64/e820.h"
-#include "unit_util.h"
+#include "arch/x86_64/boot.h"
+#include "arch/x86_64/e820.h"
+#include "tests/unit/unit_util.h"
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)
 
 static struct guest_mem mem;
-static const struct x86_profile *prof;
+static const struct arch_profile *prof;
 static struct x86_boot_plan plan;
 static char err[X86_LOAD_ERR_LEN];
 
@@ -27,7 +27,7 @@ static void setup(void)
 {
 	prof = x86_profile_find("crosvm-x86");
 	cr_assert_not_null(prof);
-	cr_assert_eq(guest_mem_alloc(&mem, 256 * MIB, prof->mmio_hole_start), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 256 * MIB, prof->mmio_hole_start), 0);
 }
 
 static void teardown(void)
@@ -43,7 +43,7 @@ static void use_machine(const char *profile, uint64_t ram)
 	guest_mem_free(&mem);
 	prof = x86_profile_find(profile);
 	cr_assert_not_null(prof);
-	cr_assert_eq(guest_mem_alloc(&mem, ram, prof->mmio_hole_start), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, ram, prof->mmio_hole_start), 0);
 }
 
 /* ---- image builders ---- */
@@ -1210,7 +1210,7 @@ Test(loaders, errors_without_an_error_buffer)
 Test(loaders, too_little_ram_for_the_boot_tables)
 {
 	guest_mem_free(&mem);
-	cr_assert_eq(guest_mem_alloc(&mem, 512 << 10, prof->mmio_hole_start), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 512 << 10, prof->mmio_hole_start), 0);
 	struct img im = mb_image(mb_defaults());
 	assert_refused(load(&im, ""));
 	free(im.data);

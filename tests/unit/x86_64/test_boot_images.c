@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../arch/x86_64/boot.h"
-#include "../../arch/x86_64/profile.h"
+#include "arch/x86_64/boot.h"
+#include "arch/x86_64/profile.h"
 
 static struct guest_mem mem;
 
 static void setup(void)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, 256ull << 20, 0xd0000000), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 256ull << 20, 0xd0000000), 0);
 }
 
 static void teardown(void)
@@ -41,7 +41,7 @@ static uint8_t *load_file(const char *name, size_t *size)
 
 static int load(const uint8_t *img, size_t size, const char *cmdline, struct x86_boot_plan *plan, char *err)
 {
-	const struct x86_profile *p = x86_profile_find("crosvm-x86");
+	const struct arch_profile *p = x86_profile_find("crosvm-x86");
 	static const uint8_t initrd[8192] = { 1, 2, 3 };
 	struct x86_boot_input in = { .kernel = img, .kernel_size = size, .initrd = initrd,
 				     .initrd_size = sizeof(initrd), .cmdline = cmdline, .ncpus = 2 };
@@ -206,7 +206,7 @@ Test(boot_images, cmdline_longer_than_kernel_accepts)
 Test(boot_images, kernel_outside_small_ram)
 {
 	guest_mem_free(&mem);
-	cr_assert_eq(guest_mem_alloc(&mem, 2ull << 20, 0xd0000000), 0); /* 2 MiB: image at 2 MiB does not fit */
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 2ull << 20, 0xd0000000), 0); /* 2 MiB: image at 2 MiB does not fit */
 	size_t size;
 	uint8_t *img = load_file("mb.bin", &size);
 	struct x86_boot_plan plan;

@@ -3,15 +3,15 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../../arch/x86_64/e820.h"
-#include "../../arch/x86_64/tables.h"
+#include "arch/x86_64/e820.h"
+#include "arch/x86_64/tables.h"
 
 static struct guest_mem mem;
-static const struct x86_profile *prof;
+static const struct arch_profile *prof;
 
 static void setup(void)
 {
-	cr_assert_eq(guest_mem_alloc(&mem, 256ull << 20, 0xd0000000), 0);
+	cr_assert_eq(guest_mem_alloc(&mem, 0, 256ull << 20, 0xd0000000), 0);
 	prof = x86_profile_find("crosvm-x86");
 	cr_assert_not_null(prof);
 }
@@ -256,8 +256,8 @@ Test(firmware_tables, acpi_rejects_too_many_cpus)
 static void check_e820(uint64_t ram, const char *profile)
 {
 	struct guest_mem m;
-	const struct x86_profile *p = x86_profile_find(profile);
-	cr_assert_eq(guest_mem_alloc(&m, ram, p->mmio_hole_start), 0);
+	const struct arch_profile *p = x86_profile_find(profile);
+	cr_assert_eq(guest_mem_alloc(&m, 0, ram, p->mmio_hole_start), 0);
 	struct e820_entry map[E820_MAX_ENTRIES];
 	unsigned int n = x86_build_e820(&m, p, map);
 	uint64_t usable = 0;
