@@ -104,6 +104,8 @@ static const char *take(struct pci_window *w, u64 size, u64 *addr)
 		return "no window to assign it from";
 	if (w->next < w->pci)
 		w->next = w->pci;
+	if (w->next < 0x1000)
+		w->next = 0x1000; /* 0 reads as unassigned (Linux's PCIBIOS_MIN_IO is 0x1000 too) */
 	u64 a = (w->next + size - 1) & ~(size - 1);
 	if (a + size > w->pci + w->size)
 		return "window full";

@@ -77,9 +77,7 @@ void starry_early(void)
 	hyp.granule = r.a0;
 	hyp.has_range = r.a1;
 	if (r.a1 != 1) {
-		hyp_fail(failf("MMIO_GUARD_INFO (HVC 0xc6000005) returned x0 %lx x1 %lx, x1 must be 1: "
-			       "this mode needs n90vmm --profile crosvm-arm64 (QEMU and plain KVM answer -1)",
-			       r.a0, r.a1));
+		hyp_fail(failf("MMIO_GUARD_INFO (HVC 0xc6000005) returned x0 %lx x1 %lx, x1 must be 1", r.a0, r.a1));
 		return;
 	}
 	if (!r.a0 || (r.a0 & (r.a0 - 1)) || r.a0 > S_GIC_MAP_SIZE) {
@@ -259,6 +257,8 @@ static const char *check_pci(void)
 void starry_checks(void)
 {
 	if (!starry_hypercalls_ok()) {
+		kprintf("starry: StarryOS's pKVM hypercalls need n90vmm --profile crosvm-arm64 (QEMU, and KVM "
+			"without a monitor that answers them, return -1); nothing else is tried\n");
 		report("pkvm-mmio-guard", hyp.err);
 		return;
 	}
