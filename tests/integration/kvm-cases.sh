@@ -4,6 +4,8 @@
 # L1 VM (busybox sh there, so POSIX sh only).
 # usage: kvm-cases.sh N90VMM GUEST_DIR EXPECTED_DIR
 n90=$1 gdir=$2 edir=$3
+# shellcheck source=tests/integration/disk-image.sh
+. "$(dirname "$0")/disk-image.sh"
 pass=0 fail=0
 tmp=${TMPDIR:-/tmp}/n90-kvm-cases.$$
 mkdir -p "$tmp"
@@ -73,46 +75,6 @@ compare() {
 	bad "$1" "serial output differs from $2"
 	diff "$edir/$2" "$tmp/$1.out" | sed 's/^/    | /'
 	return 1
-}
-
-# A 1 MiB image, zero but for sector 2, which holds "host-sector-0002" x 32 (the guest reads
-# it back to prove reads reach the file).
-make_image() {
-	dd if=/dev/zero of="$1" bs=512 count=2048 2>/dev/null
-	i=0
-	while [ $i -lt 32 ]; do printf 'host-sector-0002'; i=$((i + 1)); done |
-		dd of="$1" bs=512 seek=2 conv=notrunc 2>/dev/null
-}
-
-# The bytes the guest writes to SECTOR of disk DISK over TRANSPORT (virtio_blk.c fill_pattern):
-# 16 records "sector NNNNNN of disk D by TTTT\n".
-sector_pattern() {
-	i=0
-	while [ $i -lt 16 ]; do printf 'sector %06d of disk %d by %-4s\n' "$1" "$2" "$3"; i=$((i + 1)); done
-}
-
-# check_written NAME IMAGE TRANSPORT: on the host side, the sectors the guest wrote hold its
-# pattern, sector 2 still holds the host's, and sector 3 (never written) is still zero.
-check_written() {
-	for s in 0 1 64 65 66 67 68 69 70 71 2047; do
-		sector_pattern "$s" 0 "$3" >"$tmp/want"
-		dd if="$2" bs=512 skip="$s" count=1 2>/dev/null >"$tmp/got"
-		if ! cmp -s "$tmp/want" "$tmp/got"; then
-			bad "$1" "image sector $s is not what the guest wrote"
-			od -c "$tmp/got" | head -4 | sed 's/^/    | /'
-			return 1
-		fi
-	done
-	make_image "$tmp/fresh.img"
-	for s in 2 3; do
-		dd if="$tmp/fresh.img" bs=512 skip=$s count=1 2>/dev/null >"$tmp/want"
-		dd if="$2" bs=512 skip=$s count=1 2>/dev/null >"$tmp/got"
-		if ! cmp -s "$tmp/want" "$tmp/got"; then
-			bad "$1" "image sector $s changed; the guest never wrote it"
-			return 1
-		fi
-	done
-	return 0
 }
 
 # virtio-blk: a read-write and a read-only disk, each transport, polled and interrupt driven.

@@ -63,7 +63,7 @@ if kvm_usable; then
 	"$here/kvm-cases.sh" "$n90" "$guests" "$here/expected" | tee "$tmp/kvm.log"
 else
 	echo "== /dev/kvm is not usable here: booting the test guests inside the rig's L1 VM"
-	adds=(--add "$n90:/n90/n90vmm" --add "$here/kvm-cases.sh:/n90/kvm-cases.sh"
+	adds=(--add "$n90:/n90/n90vmm" --add "$here/kvm-cases.sh:/n90/kvm-cases.sh" --add "$here/disk-image.sh:/n90/disk-image.sh"
 		--add "$here/net-cases.sh:/n90/net-cases.sh" --add "$build/nettest:/n90/nettest"
 		--add "$(command -v ip):/n90/bin/ip" --add "$(command -v ping):/n90/bin/ping")
 	for f in "$guests"/mb.bin "$guests"/mb-1g.bin "$guests"/mb.elf "$guests"/pvh.elf "$guests"/bzimage \
