@@ -3,7 +3,8 @@
 #  1. bad inputs: each gives one line on stderr and its documented exit status (no KVM needed);
 #  2. every test guest boots on KVM with the exact expected serial output (kvm-cases.sh), on
 #     this host's /dev/kvm when it is usable, otherwise inside the system-test rig's L1 VM;
-#  3. the same guest files boot on QEMU with the same serial output.
+#  3. the same guest files boot on QEMU with the same serial output; so does the arm64 guest
+#     (QEMU virt, TCG), whose outputs n90vmm's arm64 build must match later.
 # usage: tests/integration/run.sh [BUILD_DIR]
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -142,6 +143,17 @@ kvm_usable && qaccel="-accel kvm -cpu host,-arch-capabilities"
 		sed 's/^/    /' "$tmp/net.log"
 	fi
 done
+
+# The arm64 test guest on QEMU's virt machine (TCG): its expected outputs (expected/arm64/) are
+# what n90vmm --profile crosvm-arm64 must print too (kvm-arm64-cases.sh, on arm64 KVM).
+if [ -z "${N90VMM:-}" ] && [ -f "$guests/arm64/guest.Image" ] && command -v qemu-system-aarch64 >/dev/null; then
+	"$here/qemu-arm64-cases.sh" "$guests/arm64" "$here/expected/arm64" "$build/nettest" | tee "$tmp/qemu-arm64.log"
+	read -r ap af < <(sed -n 's/^qemu-arm64-cases: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$tmp/qemu-arm64.log")
+	pass=$((pass + ${ap:-0}))
+	fail=$((fail + ${af:-1}))
+elif [ -z "${N90VMM:-}" ]; then
+	echo "== the arm64 test guest is not built or qemu-system-aarch64 is missing (make deps): its QEMU cases skipped"
+fi
 
 echo "integration: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
