@@ -70,10 +70,14 @@ $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -c -o $@ $<
 
-# The freestanding test guests of this architecture (tests/guest).
+# The freestanding test guests (tests/guest): on x86_64 the x86 ones and, when the cross
+# compiler is installed, the arm64 one in $(O)/guest/arm64; an arm64 build makes the arm64
+# one only.
 guests:
 ifeq ($(ARCH),x86_64)
 	$(MAKE) -C tests/guest O=$(abspath $(O))/guest
+else
+	$(MAKE) -C tests/guest ARCH=arm64 O=$(abspath $(O))/guest
 endif
 
 # The host half of the virtio-net tests (tests/integration/net-cases.sh, tests/bench).
