@@ -31,6 +31,16 @@ int streq(const char *a, const char *b)
 	return *a == *b;
 }
 
+char *copy_str(char *d, const char *s, unsigned long cap)
+{
+	unsigned long i = 0;
+	for (; s[i] && i + 1 < cap; i++)
+		d[i] = s[i];
+	if (cap)
+		d[i] = 0;
+	return d;
+}
+
 int memcmp(const void *a, const void *b, unsigned long n)
 {
 	const unsigned char *x = a, *y = b;

@@ -20,6 +20,8 @@ void *memset(void *d, int c, unsigned long n);
 int memcmp(const void *a, const void *b, unsigned long n);
 unsigned long strlen(const char *s);
 int streq(const char *a, const char *b);
+/* Copies s into d (cap bytes, always terminated, cut if longer); returns d. */
+char *copy_str(char *d, const char *s, unsigned long cap);
 
 /* One byte to the boot console (each architecture's UART). */
 void arch_putc(char c);

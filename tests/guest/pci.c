@@ -87,8 +87,7 @@ u64 pci_io_bar(u64 cfg, u32 bar)
 	return to_cpu(&host->io, lo & ~3u);
 }
 
-/* PCI 3.0 §6.2.5.1: write all ones, read back the size mask, restore; decoding is off
- * meanwhile so the probe value never decodes. */
+/* PCI 3.0 §6.2.5.1: write all ones, read back the size mask, restore. */
 static u32 bar_size_mask(u64 cfg, u32 off)
 {
 	u32 old = pci_rd32(cfg, off);
@@ -118,20 +117,24 @@ const char *pci_assign_bars(u64 cfg)
 {
 	if (!host->assign)
 		return 0;
-	u16 cmd = pci_rd16(cfg, 0x04);
-	pci_wr16(cfg, 0x04, (u16)(cmd & ~3u));
 	u32 last = (pci_rd8(cfg, 0x0e) & 0x7f) == 0 ? 6 : 2; /* type 0: 6 BARs, bridges 2 */
+	u16 cmd = pci_rd16(cfg, 0x04);
+	u32 assigned = 0, io_used = 0;
 	for (u32 bar = 0; bar < last; bar++) {
 		u32 off = 0x10 + 4 * bar, lo = pci_rd32(cfg, off);
 		int io = lo & 1, is64 = !io && ((lo >> 1) & 3) == 2;
 		u64 cur = io ? lo & ~3u : lo & ~0xfu;
 		if (is64)
 			cur |= (u64)pci_rd32(cfg, off + 4) << 32;
+		/* Only a BAR reading 0 is probed: unassigned, or not implemented (then it ignores
+		 * the probe). A monitor that assigned every BAR (n90vmm) sees no other write. */
 		u32 raw = cur ? 0 : bar_size_mask(cfg, off) & (io ? ~3u : ~0xfu);
-		if (!raw) { /* assigned already, or not implemented */
+		if (!raw) {
 			bar += (u32)is64;
 			continue;
 		}
+		if (!assigned++)
+			pci_wr16(cfg, 0x04, (u16)(cmd & ~3u)); /* no decoding while addresses change */
 		u64 mask = raw | (is64 ? (u64)bar_size_mask(cfg, off + 4) << 32
 				       : io ? 0xffffffffffff0000ull : 0xffffffff00000000ull);
 		u64 size = ~mask + 1, addr;
@@ -141,8 +144,10 @@ const char *pci_assign_bars(u64 cfg)
 		pci_wr32(cfg, off, (u32)addr | (lo & (io ? 3u : 0xfu)));
 		if (is64)
 			pci_wr32(cfg, off + 4, (u32)(addr >> 32));
+		io_used |= (u32)io;
 		bar += (u32)is64;
 	}
-	pci_wr16(cfg, 0x04, (u16)(cmd | (host->io.size ? 3 : 2)));
+	if (assigned)
+		pci_wr16(cfg, 0x04, (u16)(cmd | 2 | (io_used ? 1 : 0)));
 	return 0;
 }

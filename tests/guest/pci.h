@@ -42,7 +42,8 @@ u64 pci_mem_bar(u64 cfg, u32 bar);
 /* CPU address of I/O BAR `bar` through the host's I/O window; 0 if none. */
 u64 pci_io_bar(u64 cfg, u32 bar);
 /* With h->assign: gives every unassigned BAR of the function an address from the host's
- * windows (naturally aligned), then enables memory and I/O decoding. NULL or why not. */
+ * windows (naturally aligned) and enables decoding; a function whose BARs are all assigned
+ * is left alone. NULL or why not. */
 const char *pci_assign_bars(u64 cfg);
 
 #endif

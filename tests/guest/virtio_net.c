@@ -68,7 +68,7 @@ static const u8 broadcast[ETH_ALEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 static void set_bulk_err(const char *why)
 {
 	if (!bulk_err[0])
-		memcpy(bulk_err, why, strlen(why) < sizeof(bulk_err) ? strlen(why) + 1 : sizeof(bulk_err) - 1);
+		copy_str(bulk_err, why, sizeof(bulk_err));
 }
 
 static u16 get_be16(const u8 *p) { return (u16)(p[0] << 8 | p[1]); }

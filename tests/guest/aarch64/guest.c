@@ -142,12 +142,8 @@ void secondary_main(u32 cpu)
 	if (!err)
 		err = timer_check();
 	cpu_report[cpu].mpidr = sysreg_read(mpidr_el1) & 0xff00ffffffull;
-	if (err) {
-		u32 i = 0;
-		for (; err[i] && i + 1 < sizeof(cpu_report[cpu].err); i++)
-			cpu_report[cpu].err[i] = err[i];
-		cpu_report[cpu].err[i] = 0;
-	}
+	if (err)
+		copy_str(cpu_report[cpu].err, err, sizeof(cpu_report[cpu].err));
 	__atomic_store_n(&cpu_report[cpu].done, 1, __ATOMIC_RELEASE);
 	psci(PSCI_CPU_OFF, 0, 0, 0);
 	halt_forever();

@@ -190,6 +190,8 @@ static const char *find_pci(void)
 		return "the PCI host's bus range does not start at 0";
 	int parent = fdt_parent(&fdt, n);
 	u32 pac = fdt_prop_u32(&fdt, parent, "#address-cells", 2), e = 4 * (3 + pac + 2);
+	if (pac < 1 || pac > 2)
+		return failf("the PCI host's parent has #address-cells %u", pac);
 	off = fdt_prop(&fdt, n, "ranges", &len);
 	for (u32 i = 0; off >= 0 && (i + 1) * e <= len; i++) {
 		u32 at = (u32)off + i * e, space = (fdt_be32(&fdt, at) >> 24) & 3;
@@ -218,8 +220,8 @@ static const char *find_pci(void)
 		u32 devfn = fdt_be32(&fdt, at), pin = fdt_be32(&fdt, at + 12);
 		int gic = fdt_by_phandle(&fdt, fdt_be32(&fdt, at + 16));
 		u32 gac = fdt_prop_u32(&fdt, gic, "#address-cells", 0), gic_cells = fdt_prop_u32(&fdt, gic, "#interrupt-cells", 0);
-		if (gic < 0 || gic_cells != 3)
-			return "an interrupt-map entry does not lead to a 3-cell GIC";
+		if (gic < 0 || gic_cells != 3 || gac > 3)
+			return "an interrupt-map entry does not lead to a GIC with 3 interrupt cells";
 		u32 spec = at + 20 + 4 * gac;
 		if (spec + 12 > (u32)off + len)
 			return "interrupt-map is cut short";
@@ -283,13 +285,8 @@ const char *machine_from_fdt(void)
 	static char why[160];
 	for (u32 i = 0; i < sizeof(find) / sizeof(find[0]); i++) {
 		const char *err = find[i]();
-		if (err && !first) {
-			u32 n = 0;
-			for (; err[n] && n + 1 < sizeof(why); n++)
-				why[n] = err[n];
-			why[n] = 0;
-			first = why;
-		}
+		if (err && !first)
+			first = copy_str(why, err, sizeof(why));
 	}
 	find_virtio_mmio();
 	find_rtc();

@@ -59,10 +59,7 @@ static struct machine from_fdt;
 
 static void hyp_fail(const char *why)
 {
-	u32 i = 0;
-	for (; why[i] && i + 1 < sizeof(hyp.err); i++)
-		hyp.err[i] = why[i];
-	hyp.err[i] = 0;
+	copy_str(hyp.err, why, sizeof(hyp.err));
 }
 
 /* Runs with the MMU off, before the console exists: results are kept for later. */
