@@ -107,11 +107,14 @@ typed uart-rx 'hello from the host' --timeout 60 $prof -c 2 -p "expect_cpus=2 ua
 	compare uart-rx uart-rx.txt && ok uart-rx
 
 # Hostile driver: n90vmm must flag DEVICE_NEEDS_RESET, recover, and count one error per case.
+# Two disks: given one, crosvm-arm64 puts an empty read-only placeholder first (StarryOS's
+# rootfs is the second disk), and the driver would attack that.
 for transport in pci mmio; do
 	name=virtio-hostile-$transport
 	make_image "$tmp/rw.img"
+	make_image "$tmp/ro.img"
 	boot "$name" 0 --timeout 60 --stats $prof -c 1 --virtio-transport "$transport" --disk "$tmp/rw.img" \
-		-p "virtio=blk-$transport-poll hostile" "$gdir/guest.Image" || continue
+		--disk "$tmp/ro.img,ro" -p "virtio=blk-$transport-poll hostile" "$gdir/guest.Image" || continue
 	compare "$name" "$name.txt" || continue
 	cases=$(sed -n 's/^hostile: \([0-9]*\) cases$/\1/p' "$tmp/$name.out")
 	errors=$(sed -n 's/^stats: virtio-blk0 .* errors=\([0-9]*\).*$/\1/p' "$tmp/$name.err")
