@@ -144,13 +144,6 @@ void gic_enable(u32 intid, int edge)
 	dsb(sy);
 }
 
-void gic_disable(u32 intid)
-{
-	u64 d = intid < 32 ? gicr_of[this_cpu()] + GICR_SGI : mach.gicd;
-	wr32(d + GICD_ICENABLER + intid / 32 * 4, 1u << (intid % 32));
-	dsb(sy);
-}
-
 /* ------------------------------------------------------------------ */
 /* The EL1 physical timer (CNTP_*)                                      */
 /* ------------------------------------------------------------------ */

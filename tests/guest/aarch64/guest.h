@@ -89,7 +89,6 @@ void uart_switch(const struct uart_desc *u);
 const char *gic_init_dist(void);
 const char *gic_init_cpu(void); /* this CPU's redistributor and CPU interface */
 void gic_enable(u32 intid, int edge);
-void gic_disable(u32 intid);
 extern volatile u32 timer_irqs[MAX_CPUS];
 /* One timer interrupt on this CPU, on time; NULL or why not. */
 const char *timer_check(void);

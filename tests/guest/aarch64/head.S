@@ -156,19 +156,9 @@ secondary_entry:
 	LEAVE_EL2
 	msr	daifset, #0xf
 	msr	spsel, #1
-	adrp	x9, mmu_regs
-	add	x9, x9, :lo12:mmu_regs
-	ldp	x10, x11, [x9]			/* ttbr0, tcr */
-	ldp	x12, x13, [x9, #16]		/* mair, sctlr */
-	msr	mair_el1, x12
-	msr	tcr_el1, x11
-	msr	ttbr0_el1, x10
-	isb
-	tlbi	vmalle1
-	dsb	nsh
-	isb
-	msr	sctlr_el1, x13
-	isb
+	adrp	x0, mmu_regs
+	add	x0, x0, :lo12:mmu_regs
+	bl	mmu_enable
 	adrp	x9, stacks
 	add	x9, x9, :lo12:stacks
 	add	x10, x19, #1
@@ -206,6 +196,11 @@ mmu_switch_on:
 	cmp	x1, x2
 	b.lo	6b
 	dsb	sy
+	/* fall through */
+
+/* mmu_enable(regs): loads struct mmu_regs and turns the MMU on. A leaf that touches no
+ * memory but regs, so a CPU can call it before it may use its stack. Clobbers x10..x13. */
+mmu_enable:
 	ldp	x10, x11, [x0]			/* ttbr0, tcr */
 	ldp	x12, x13, [x0, #16]		/* mair, sctlr */
 	msr	mair_el1, x12
