@@ -1,7 +1,7 @@
-# Sourced by kvm-cases.sh and qemu-arm64-cases.sh (POSIX sh: busybox in the rig's L1 too):
-# the disk images of the virtio-blk cases and the host-side check of what the test guest
-# wrote (tests/guest/virtio_blk.c). check_written reports through the caller's bad() and
-# uses its $tmp.
+# Sourced by kvm-cases.sh, kvm-arm64-cases.sh and qemu-arm64-cases.sh (POSIX sh: busybox in
+# the rig's L1 too): the disk images of the virtio-blk cases and the host-side check of what
+# the test guest wrote (tests/guest/virtio_blk.c). The checks report through the caller's
+# bad() and use its $tmp.
 
 # A 1 MiB image, zero but for sector 2, which holds "host-sector-0002" x 32 (the guest reads
 # it back to prove reads reach the file).
@@ -41,5 +41,24 @@ check_written() {
 			return 1
 		fi
 	done
+	return 0
+}
+
+# blk_images: a fresh read-write and read-only pair, $tmp/rw.img and $tmp/ro.img (the
+# virtio=blk-* cases give both, in that order).
+blk_images() {
+	make_image "$tmp/rw.img"
+	make_image "$tmp/ro.img"
+	blk_ro_sum=$(sha256sum <"$tmp/ro.img")
+}
+
+# blk_checks NAME TRANSPORT: after such a case, the guest's pattern is on rw.img and ro.img is
+# unchanged.
+blk_checks() {
+	check_written "$1" "$tmp/rw.img" "$2" || return 1
+	if [ "$(sha256sum <"$tmp/ro.img")" != "$blk_ro_sum" ]; then
+		bad "$1" "the read-only image changed"
+		return 1
+	fi
 	return 0
 }

@@ -80,18 +80,10 @@ for case in "blk-pci-poll 1" "blk-pci-irq 2" "blk-mmio-poll 1" "blk-mmio-irq 2";
 	set -- $case
 	mode=$1 cpus=$2 name=virtio-$1 transport=pci
 	case $mode in *mmio*) transport=mmio ;; esac
-	make_image "$tmp/rw.img"
-	make_image "$tmp/ro.img"
-	ro_sum=$(sha256sum <"$tmp/ro.img")
+	blk_images
 	boot "$name" 0 --timeout 60 $prof -c "$cpus" --virtio-transport "$transport" --disk "$tmp/rw.img" \
-		--disk "$tmp/ro.img,ro" -p "expect_cpus=$cpus virtio=$mode" "$gdir/guest.Image" || continue
-	compare "$name" "$name.txt" || continue
-	check_written "$name" "$tmp/rw.img" "$transport" || continue
-	if [ "$(sha256sum <"$tmp/ro.img")" != "$ro_sum" ]; then
-		bad "$name" "the read-only image changed"
-		continue
-	fi
-	ok "$name"
+		--disk "$tmp/ro.img,ro" -p "expect_cpus=$cpus virtio=$mode" "$gdir/guest.Image" &&
+		compare "$name" "$name.txt" && blk_checks "$name" "$transport" && ok "$name"
 done
 
 for case in "con-pci-irq pci" "con-mmio-poll mmio"; do
@@ -111,8 +103,7 @@ typed uart-rx 'hello from the host' --timeout 60 $prof -c 2 -p "expect_cpus=2 ua
 # rootfs is the second disk), and the driver would attack that.
 for transport in pci mmio; do
 	name=virtio-hostile-$transport
-	make_image "$tmp/rw.img"
-	make_image "$tmp/ro.img"
+	blk_images
 	boot "$name" 0 --timeout 60 --stats $prof -c 1 --virtio-transport "$transport" --disk "$tmp/rw.img" \
 		--disk "$tmp/ro.img,ro" -p "virtio=blk-$transport-poll hostile" "$gdir/guest.Image" || continue
 	compare "$name" "$name.txt" || continue

@@ -84,18 +84,10 @@ for case in "blk-pci-poll mb.bin" "blk-mmio-poll mb.bin" "blk-pci-irq mb.bin" "b
 	mode=$1 guest=$2 name=virtio-$1
 	transport=pci
 	case $mode in *mmio*) transport=mmio ;; esac
-	make_image "$tmp/rw.img"
-	make_image "$tmp/ro.img"
-	ro_sum=$(sha256sum <"$tmp/ro.img")
+	blk_images
 	boot "$name" 0 --timeout 60 -c 1 -m 256 --virtio-transport "$transport" \
-		--disk "$tmp/rw.img" --disk "$tmp/ro.img,ro" -p "virtio=$mode" "$gdir/$guest" || continue
-	compare "$name" "$name.txt" || continue
-	check_written "$name" "$tmp/rw.img" "$transport" || continue
-	if [ "$(sha256sum <"$tmp/ro.img")" != "$ro_sum" ]; then
-		bad "$name" "the read-only image changed"
-		continue
-	fi
-	ok "$name"
+		--disk "$tmp/rw.img" --disk "$tmp/ro.img,ro" -p "virtio=$mode" "$gdir/$guest" &&
+		compare "$name" "$name.txt" && blk_checks "$name" "$transport" && ok "$name"
 done
 
 # The StarryOS-shaped run: the starry-x86 profile's machine as StarryOS's platform code

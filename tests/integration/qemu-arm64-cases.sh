@@ -50,17 +50,9 @@ for case in "blk-pci-poll 1" "blk-pci-irq 2" "blk-mmio-poll 1" "blk-mmio-irq 2";
 	set -- $case
 	mode=$1 cpus=$2 name=virtio-$1 transport=pci
 	case $mode in *mmio*) transport=mmio ;; esac
-	make_image "$tmp/rw.img"
-	make_image "$tmp/ro.img"
-	ro_sum=$(sha256sum <"$tmp/ro.img")
+	blk_images
 	run "$name" pass guest.Image "$cpus" "expect_cpus=$cpus virtio=$mode" --transport "$transport" \
-		--disk "$tmp/rw.img" --disk "$tmp/ro.img,ro" || continue
-	check_written "$name" "$tmp/rw.img" "$transport" || continue
-	if [ "$(sha256sum <"$tmp/ro.img")" != "$ro_sum" ]; then
-		bad "$name" "the read-only image changed"
-		continue
-	fi
-	ok "$name"
+		--disk "$tmp/rw.img" --disk "$tmp/ro.img,ro" && blk_checks "$name" "$transport" && ok "$name"
 done
 
 # virtio-console: the report and the echoed line on the console (n90vmm --console virtio).
