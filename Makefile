@@ -39,7 +39,7 @@ SANITIZE_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -f
 DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-dev \
 	libcriterion-dev clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio e2fsprogs kmod zstd xz-utils \
 	iproute2 iputils-ping procps lz4 python3 mmdebstrap \
-	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils
+	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils libseccomp-dev:arm64 libfdt1:arm64
 
 # Generic code, then the one architecture's (arch/arch.h is the line between them).
 VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/$(ARCH)/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c) $(wildcard harness/*.c)

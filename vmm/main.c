@@ -388,13 +388,14 @@ static int run_vm(const struct vm_config *cfg)
 		console.tap = harness_session_tap;
 		console.tap_opaque = &harness;
 	}
-	if (arch_create_devices(&vm, &machine, &console) < 0 || machine_create_virtio(&machine, &vm, &console) < 0 ||
-	    vm_create_vcpus(&vm) < 0)
+	/* vCPUs before the virtio devices: an arm64 GIC is initialised only once every vCPU
+	 * exists, and KVM takes irqfds only on an initialised interrupt controller. */
+	if (arch_create_devices(&vm, &machine, &console) < 0 || vm_create_vcpus(&vm) < 0)
 		goto out_console;
 	for (unsigned int i = 0; i < vm.ncpus; i++)
 		if (arch_vcpu_init(&vm, &vm.vcpus[i]) < 0)
 			goto out_console;
-	if (arch_vm_finalize(&vm) < 0)
+	if (arch_vm_finalize(&vm) < 0 || machine_create_virtio(&machine, &vm, &console) < 0)
 		goto out_console;
 	free(kernel.data);
 	free(initrd.data);

@@ -27,14 +27,16 @@ trap 'rm -rf "$work"' EXIT
 adds=()
 # (l2.cpio.gz and rootfs.ext4 stay in build/rig/ for runs by hand: docs/testing.md.)
 if [ "$rig_arch" = arm64 ]; then
-	runner=l1-scenarios-arm64.sh timeout=600
-	for f in "$k/Image" "$rig/l2.cpio.gz" "$rig/rootfs.ext4" "$here/$runner" "$here/l1-scenario-lib.sh"; do
+	runner=l1-scenarios.sh timeout=900
+	for f in "$k/Image" "$rig/l2.cpio.gz" "$rig/rootfs.ext4" "$here/$runner" "$here/l1-scenario-lib.sh" \
+		"$here/l1-scenarios-arm64.sh"; do
 		adds+=(--add "$f:/rig/$(basename "$f")")
 	done
-	if [ "${RIG_ARM64_QEMU:-1}" = 1 ]; then
-		"$here/fetch-qemu-arm64.sh"
-		adds+=(--add "$rig/qemu/sysroot/usr/bin/qemu-system-aarch64:/rig/qemu-system-aarch64")
-	fi
+	# QEMU (the reference L2 boots) and the arm64 tools the scenarios use.
+	"$here/fetch-qemu-arm64.sh"
+	sys=$rig/qemu/sysroot
+	[ "${RIG_ARM64_QEMU:-1}" = 1 ] && adds+=(--add "$sys/usr/bin/qemu-system-aarch64:/rig/qemu-system-aarch64")
+	adds+=(--add "$sys/sbin/e2fsck:/rig/e2fsck" --add "$sys/sbin/debugfs:/rig/debugfs" --add "$sys/usr/bin/dtc:/rig/dtc")
 	# Libraries for the arm64 binaries (QEMU's; n90vmm's libseccomp is among them).
 	adds+=(--libdir "$rig/qemu/sysroot/usr/lib/aarch64-linux-gnu" --libdir "$rig/qemu/sysroot/lib/aarch64-linux-gnu")
 	n90=${N90VMM_ARM64:-$root/build/arm64/n90vmm}
