@@ -13,6 +13,7 @@
 
 #include "../arch/arch.h"
 #include "exit_status.h"
+#include "host_info.h"
 #include "log.h"
 #include "sandbox.h"
 
@@ -345,9 +346,21 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 		vm_request_stop(vm, VM_STOP_KVM_ERROR);
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
+		/* kvm-pvm delivers exceptions in software and reports one that cannot be delivered
+		 * as an emulation failure; with no IDT gate at all that is a shutdown on hardware. */
+		if (host_info_pvm_triple_fault(vcpu->fd, run->internal.suberror)) {
+			log_err("vCPU %u: triple fault (kvm-pvm reported an emulation failure delivering an "
+				"exception through an IDT that holds no gate)", vcpu->index);
+			arch_vcpu_dump(vcpu);
+			vm_request_stop(vm, VM_STOP_TRIPLE_FAULT);
+			return false;
+		}
 		log_err("vCPU %u: KVM internal error, suberror %u%s", vcpu->index, run->internal.suberror,
 			run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? " (instruction emulation failed)"
 									       : "");
+		if (host_info_flavour() == HOST_KVM_PVM)
+			log_err("vCPU %u: this is the host's KVM, kvm-pvm (a software KVM), failing at what the "
+				"guest did, not n90vmm; an unmodified Linux kernel does not run on it", vcpu->index);
 		arch_vcpu_dump(vcpu);
 		vm_request_stop(vm, VM_STOP_KVM_ERROR);
 		return false;
