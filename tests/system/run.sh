@@ -59,7 +59,7 @@ session() {
 	esac
 	set +e
 	# --retries 0: a wedged session is not run again whole; its unfinished scenarios are.
-	"$here/l1.sh" --timeout 240 --retries 0 --log "$rig/logs/l1-$n.log" "${adds[@]}" -- \
+	"$here/l1.sh" --timeout "${RIG_L1_TIMEOUT:-420}" --retries 0 --log "$rig/logs/l1-$n.log" "${adds[@]}" -- \
 		"${fake[@]}" /rig/l1-scenarios.sh /rig "$@" >"$work/out.txt"
 	l1_status=$?
 	set -e
