@@ -72,6 +72,7 @@ session() {
 # shellcheck disable=SC2206 # a list of words
 wanted=(${RIG_SCENARIOS:-$(sed -n 's/^scenario \([a-z0-9-]*\).*/\1/p' "$here/l1-scenarios.sh")})
 declare -A verdict secs note
+rm -f "$rig/logs"/*.first.log "$rig/logs/scenarios-retry.log" "$rig/logs"/l1-2.log*
 session 1 ${RIG_SCENARIOS:-}
 first_status=$l1_status
 while read -r _ name v t; do verdict[$name]=$v secs[$name]=$t; done < <(grep '^SCENARIO ' "$rig/logs/scenarios.log")
