@@ -69,15 +69,12 @@ void host_kvm_gather(struct host_kvm_facts *f)
 	if (f->cap_nested_state < 0)
 		f->cap_nested_state = 0;
 #if defined(__x86_64__)
-	struct {
-		struct kvm_cpuid2 hdr;
-		struct kvm_cpuid_entry2 e[256];
-	} *c = calloc(1, sizeof(*c));
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 256 * sizeof(struct kvm_cpuid_entry2));
 	if (c) {
-		c->hdr.nent = 256;
+		c->nent = 256;
 		if (ioctl(fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
-			for (unsigned int i = 0; i < c->hdr.nent && f->ncpuid < HOST_CPUID_MAX; i++) {
-				const struct kvm_cpuid_entry2 *e = &c->e[i];
+			for (unsigned int i = 0; i < c->nent && f->ncpuid < HOST_CPUID_MAX; i++) {
+				const struct kvm_cpuid_entry2 *e = &c->entries[i];
 				f->cpuid[f->ncpuid++] = (struct host_cpuid_leaf){ e->function, e->index, e->eax,
 										  e->ebx, e->ecx, e->edx };
 			}
