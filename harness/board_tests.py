@@ -105,11 +105,16 @@ def host_can(info, need):
     return info.get("flavour", "none") != "none"
 
 
-def qemu_kvm_cpu(info):
-    """The -cpu model QEMU with KVM accepts here (tests/lib/host-kvm.sh's rule): plain host
-    aborts on kvm-pvm (MSR 0x10a)."""
-    real = info.get("flavour") == "real" and info.get("measured_flavour") == "real"
-    return "host" if real else "host,-arch-capabilities"
+def qemu_kvm_cpu(n90vmm):
+    """The -cpu model QEMU with KVM accepts here, from the scripts' one helper
+    (tests/lib/host-kvm.sh): plain host aborts on kvm-pvm (MSR 0x10a)."""
+    helper = os.path.join(ROOT, "tests", "lib", "host-kvm.sh")
+    try:
+        proc = subprocess.run(["sh", "-c", '. "$0" && host_kvm_init "$1" && qemu_kvm_cpu', helper, n90vmm],
+                              stdout=subprocess.PIPE, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        fail(f"tests/lib/host-kvm.sh: {e}")
+    return proc.stdout.strip()
 
 
 def run_cases(args, board, plan_path, out):
@@ -139,7 +144,7 @@ def run_cases(args, board, plan_path, out):
         PROMPT=board.get("PROMPT", "starry:~# "),
         JOBS=str(args.jobs),
         QEMU_ACCEL="kvm" if here else "tcg",
-        QEMU_CPU=qemu_kvm_cpu(info) if here else "max",
+        QEMU_CPU=qemu_kvm_cpu(args.n90vmm) if here and args.hypervisor == "qemu" else "max",
         N90VMM=args.n90vmm,
     )
     exec_cases = os.path.join(ROOT, "harness", "exec-cases.sh")
