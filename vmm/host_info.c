@@ -5,12 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "exit_status.h"
@@ -32,6 +35,15 @@
 #define CPUID_80000001_ECX_SVM (1u << 2)
 #define CPUID_80000001_EDX_GBPAGES (1u << 26)
 
+static void say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
 static bool module_loaded(const char *name)
 {
 	char path[64];
@@ -40,13 +52,117 @@ static bool module_loaded(const char *name)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-void host_kvm_gather(struct host_kvm_facts *f)
+#if defined(__x86_64__)
+static void probe_alarm(int sig)
+{
+	(void)sig; /* interrupts KVM_RUN with EINTR */
+}
+
+/* The 1 GiB page probe: guest RAM is 2 MiB at 0; PML4 (0x1000) -> PDPT (0x2000) whose entry
+ * 0 maps 0..1 GiB as one page; long mode is entered directly through KVM_SET_SREGS at 0x3000:
+ *     mov al, [0x4000] ; out 0x80, al ; hlt
+ * so both an instruction fetch and a data read go through the 1 GiB mapping. Passes when
+ * KVM reports the `out` with the byte from 0x4000; anything else (kvm-pvm's shutdown or
+ * emulation failure, a failed entry, no exit within a second) fails. */
+static void probe_gbpages(int kvm_fd, const struct kvm_cpuid2 *cpuid, struct host_kvm_facts *f)
+{
+	const size_t ram = 2u << 20;
+	int vm = -1, vcpu = -1, run_size;
+	uint8_t *mem = MAP_FAILED;
+	struct kvm_run *run = MAP_FAILED;
+	struct sigaction sa = { .sa_handler = probe_alarm }, old_sa;
+	struct itimerval one_second = { .it_value = { .tv_sec = 1 } }, off = { 0 };
+
+	f->gbpages_probe = 0;
+	run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	vm = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (run_size <= 0 || vm < 0) {
+		say(f->probe_detail, sizeof(f->probe_detail), "cannot create a VM: %s", strerror(errno));
+		goto out;
+	}
+	ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000ul); /* VMX wants one; others ignore or refuse it */
+	mem = mmap(NULL, ram, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED)
+		goto fail_errno;
+	uint64_t *pml4 = (uint64_t *)(mem + 0x1000), *pdpt = (uint64_t *)(mem + 0x2000);
+	pml4[0] = 0x2000 | 0x3;            /* present, writable */
+	pdpt[0] = 0x0 | 0x3 | (1u << 7);   /* present, writable, PS: a 1 GiB page at 0 */
+	static const uint8_t code[] = { 0x8a, 0x04, 0x25, 0x00, 0x40, 0x00, 0x00, 0xe6, 0x80, 0xf4 };
+	memcpy(mem + 0x3000, code, sizeof(code));
+	mem[0x4000] = 0x5a;
+	struct kvm_userspace_memory_region region = { .slot = 0, .guest_phys_addr = 0, .memory_size = ram,
+						      .userspace_addr = (uintptr_t)mem };
+	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		goto fail_errno;
+	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	if (vcpu < 0)
+		goto fail_errno;
+	run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+	if (run == MAP_FAILED || ioctl(vcpu, KVM_SET_CPUID2, cpuid) < 0)
+		goto fail_errno;
+
+	struct kvm_sregs s;
+	if (ioctl(vcpu, KVM_GET_SREGS, &s) < 0)
+		goto fail_errno;
+	struct kvm_segment code_seg = { .base = 0, .limit = 0xffffffff, .selector = 0x8, .type = 0xb,
+					.present = 1, .s = 1, .l = 1, .g = 1 };
+	struct kvm_segment data_seg = { .base = 0, .limit = 0xffffffff, .selector = 0x10, .type = 0x3,
+					.present = 1, .s = 1, .db = 1, .g = 1 };
+	s.cs = code_seg;
+	s.ds = s.es = s.fs = s.gs = s.ss = data_seg;
+	s.tr = (struct kvm_segment){ .selector = 0x18, .limit = 0x67, .type = 0xb, .present = 1 };
+	s.cr3 = 0x1000;
+	s.cr4 = 0x20;                      /* PAE */
+	s.cr0 = 0x80000000u | 0x20 | 0x1;  /* PG | NE | PE */
+	s.efer = 0x500;                    /* LME | LMA */
+	if (ioctl(vcpu, KVM_SET_SREGS, &s) < 0)
+		goto fail_errno;
+	struct kvm_regs r = { .rip = 0x3000, .rsp = 0x8000, .rflags = 0x2 };
+	if (ioctl(vcpu, KVM_SET_REGS, &r) < 0)
+		goto fail_errno;
+
+	sigaction(SIGALRM, &sa, &old_sa); /* no SA_RESTART: KVM_RUN returns EINTR */
+	setitimer(ITIMER_REAL, &one_second, NULL);
+	int ret = ioctl(vcpu, KVM_RUN, 0);
+	int run_errno = errno;
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &old_sa, NULL);
+	if (ret < 0) {
+		say(f->probe_detail, sizeof(f->probe_detail), "KVM_RUN: %s%s", strerror(run_errno),
+		    run_errno == EINTR ? " (no exit within a second)" : "");
+	} else if (run->exit_reason == KVM_EXIT_IO && run->io.port == 0x80 &&
+		   run->io.direction == KVM_EXIT_IO_OUT && ((uint8_t *)run)[run->io.data_offset] == 0x5a) {
+		f->gbpages_probe = 1;
+		say(f->probe_detail, sizeof(f->probe_detail), "a guest's code and data in a 1 GiB page ran");
+	} else {
+		say(f->probe_detail, sizeof(f->probe_detail), "a guest touching a 1 GiB page stopped with %s",
+		    run->exit_reason == KVM_EXIT_SHUTDOWN	  ? "a triple fault (KVM_EXIT_SHUTDOWN)"
+		    : run->exit_reason == KVM_EXIT_INTERNAL_ERROR ? "a KVM internal error"
+								  : "an unexpected exit");
+	}
+	goto out;
+fail_errno:
+	say(f->probe_detail, sizeof(f->probe_detail), "probe setup failed: %s", strerror(errno));
+out:
+	if (run != MAP_FAILED)
+		munmap(run, (size_t)run_size);
+	if (vcpu >= 0)
+		close(vcpu);
+	if (vm >= 0)
+		close(vm);
+	if (mem != MAP_FAILED)
+		munmap(mem, ram);
+}
+#endif
+
+void host_kvm_gather(struct host_kvm_facts *f, bool probe)
 {
 	struct stat st;
 
 	memset(f, 0, sizeof(*f));
 	f->arch = HOST_ARCH;
 	f->api_version = -1;
+	f->gbpages_probe = -1;
 	f->mod_kvm_pvm = module_loaded("kvm_pvm");
 	f->mod_kvm_intel = module_loaded("kvm_intel");
 	f->mod_kvm_amd = module_loaded("kvm_amd");
@@ -78,6 +194,14 @@ void host_kvm_gather(struct host_kvm_facts *f)
 				f->cpuid[f->ncpuid++] = (struct host_cpuid_leaf){ e->function, e->index, e->eax,
 										  e->ebx, e->ecx, e->edx };
 			}
+			/* Only where KVM says guests may use 1 GiB pages: the probe confirms it (on
+			 * kvm-pvm, whose CPUID says no, it would only add a kernel-log error). */
+			const struct host_cpuid_leaf *e1 = NULL;
+			for (unsigned int i = 0; i < f->ncpuid; i++)
+				if (f->cpuid[i].function == 0x80000001 && f->cpuid[i].index == 0)
+					e1 = &f->cpuid[i];
+			if (probe && f->api_version == KVM_API_VERSION && e1 && (e1->edx & CPUID_80000001_EDX_GBPAGES))
+				probe_gbpages(fd, c, f);
 		}
 		free(c);
 	}
@@ -104,15 +228,6 @@ const char *host_kvm_flavour_name(enum host_kvm_flavour fl)
 		break;
 	}
 	return "none";
-}
-
-static void say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
 }
 
 /* The measured flavour and what decided it. */
@@ -199,10 +314,16 @@ int host_kvm_classify(const struct host_kvm_facts *f, const char *forced, struct
 	} else if (!e1) {
 		say(info->gbpages_reason, sizeof(info->gbpages_reason),
 		    "KVM's supported CPUID could not be read (no leaf 0x80000001)");
-	} else {
-		info->gbpages = (e1->edx & CPUID_80000001_EDX_GBPAGES) != 0;
+	} else if (!(e1->edx & CPUID_80000001_EDX_GBPAGES)) {
 		say(info->gbpages_reason, sizeof(info->gbpages_reason),
-		    "KVM's supported CPUID 0x80000001 EDX %s PDPE1GB (bit 26)", info->gbpages ? "has" : "lacks");
+		    "KVM's supported CPUID 0x80000001 EDX lacks PDPE1GB (bit 26)");
+	} else {
+		/* The CPUID says yes; a probe that ran and failed says no. */
+		info->gbpages = f->gbpages_probe != 0;
+		say(info->gbpages_reason, sizeof(info->gbpages_reason),
+		    "KVM's supported CPUID 0x80000001 EDX has PDPE1GB (bit 26)%s%s%s",
+		    f->gbpages_probe < 0 ? "" : f->gbpages_probe ? "; probe: " : " but the probe failed: ",
+		    f->gbpages_probe < 0 ? "" : f->probe_detail, f->gbpages_probe < 0 ? " (not probed)" : "");
 		info->nested = (l1 && (l1->ecx & CPUID_1_ECX_VMX)) || (e1->ecx & CPUID_80000001_ECX_SVM);
 	}
 	info->linux_ok = info->flavour == HOST_KVM_REAL;
@@ -283,7 +404,7 @@ int host_info_main(void)
 	char json[4096];
 	const char *forced = getenv("N90_HOST_KVM");
 
-	host_kvm_gather(&facts);
+	host_kvm_gather(&facts, true);
 	if (host_kvm_classify(&facts, forced, &info) < 0) {
 		fprintf(stderr, "n90vmm: N90_HOST_KVM='%s': expected none, pvm or real\n", forced);
 		return EXIT_USAGE;
@@ -335,7 +456,7 @@ void host_info_before_boot(const uint8_t *kernel, size_t size, const char *path)
 	static struct host_kvm_facts facts;
 	struct host_kvm_info info;
 
-	host_kvm_gather(&facts);
+	host_kvm_gather(&facts, false); /* no probe: a boot needs only the flavour */
 	host_kvm_classify(&facts, NULL, &info); /* the real host: N90_HOST_KVM is for the scripts */
 	boot_flavour = info.measured_flavour;
 	if (boot_flavour == HOST_KVM_PVM && host_image_is_linux(kernel, size))

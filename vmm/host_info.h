@@ -38,6 +38,10 @@ struct host_kvm_facts {
 	unsigned int ncpuid;   /* KVM_GET_SUPPORTED_CPUID entries (x86; 0 elsewhere or on failure) */
 	struct host_cpuid_leaf cpuid[HOST_CPUID_MAX];
 	bool mod_kvm_pvm, mod_kvm_intel, mod_kvm_amd; /* /sys/module/<name> exists */
+	/* The 1 GiB page probe (x86, only where the supported CPUID offers PDPE1GB): a tiny
+	 * long-mode guest whose code and data sit in a 1 GiB page does `out`. */
+	int gbpages_probe;     /* -1 not run, 0 failed, 1 the guest reached its `out` */
+	char probe_detail[96]; /* what the probe saw */
 };
 
 /* What the facts mean. */
@@ -52,8 +56,9 @@ struct host_kvm_info {
 	bool linux_ok;        /* an unmodified Linux kernel runs as a guest here */
 };
 
-/* Fills facts from this host (never fails: what cannot be read stays "absent"). */
-void host_kvm_gather(struct host_kvm_facts *facts);
+/* Fills facts from this host (never fails: what cannot be read stays "absent"). probe: run
+ * the 1 GiB page probe where the CPUID says yes (a VM for a few milliseconds). */
+void host_kvm_gather(struct host_kvm_facts *facts, bool probe);
 
 /* Decides. forced: N90_HOST_KVM's value or NULL; "none", "pvm" (or "kvm-pvm") and "real"
  * override the verdict. Returns 0, or -EINVAL for any other forced value. */

@@ -27,6 +27,7 @@ static struct host_kvm_facts *base(void)
 	f->cap_max_vcpus = 1024;
 	f->cap_nr_vcpus = 2;
 	f->cap_irqchip = 1;
+	f->gbpages_probe = -1;
 	add_leaf(f, 0, 0, 0);
 	return f;
 }
@@ -318,4 +319,27 @@ Test(host_info, triple_fault_rule_needs_pvm)
 	 * never applies, whatever the vCPU. */
 	cr_expect_eq(host_info_flavour(), HOST_KVM_NONE);
 	cr_expect_not(host_info_pvm_triple_fault(-1, 1));
+}
+
+Test(host_info, gbpages_probe)
+{
+	/* CPUID says yes and the probe guest ran: yes; the probe failed: no (the bit lied). */
+	struct host_kvm_facts *f = real_amd(false);
+	f->gbpages_probe = 1;
+	strcpy(f->probe_detail, "a guest's code and data in a 1 GiB page ran");
+	struct host_kvm_info i = classify(f, NULL);
+	cr_expect(i.gbpages);
+	cr_expect(strstr(i.gbpages_reason, "has PDPE1GB") && strstr(i.gbpages_reason, "probe: a guest's"), "%s",
+		  i.gbpages_reason);
+	f->gbpages_probe = 0;
+	strcpy(f->probe_detail, "a guest touching a 1 GiB page stopped with a triple fault");
+	i = classify(f, NULL);
+	cr_expect_not(i.gbpages);
+	cr_expect(strstr(i.gbpages_reason, "but the probe failed: a guest touching"), "%s", i.gbpages_reason);
+	cr_expect(i.linux_ok); /* still real KVM */
+	f->gbpages_probe = -1;
+	i = classify(f, NULL);
+	cr_expect(i.gbpages);
+	cr_expect(strstr(i.gbpages_reason, "(not probed)"), "%s", i.gbpages_reason);
+	free(f);
 }
