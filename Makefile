@@ -87,13 +87,14 @@ $(O)/unit-tests: $(UNIT_OBJS) $(LIB_OBJS) $(UNIT_LIB_OBJS)
 unit-test: $(O)/unit-tests guests
 	$(O)/unit-tests --jobs 2
 
-# Boots every test guest; on a host without a usable /dev/kvm the script runs itself inside
-# the system-test rig's L1 VM (real KVM under QEMU emulation).
+# Boots every test guest; the cases whose need this host's KVM does not meet (none at all, or
+# 1 GiB pages on kvm-pvm: `n90vmm --host-info`) run inside the system-test rig's L1 VM (real
+# KVM under QEMU emulation). N90_HOST_KVM=none|pvm|real takes the path of that kind of host.
 integration-test: all
 	tests/integration/run.sh $(O)
 
 # Boots the default guest (the StarryOS-shaped multiboot test guest, 4 vCPUs) on KVM: here if
-# /dev/kvm works, else inside the rig's L1 VM.
+# this host has a usable KVM (real or kvm-pvm), else inside the rig's L1 VM.
 run: all
 	tests/run-default-guest.sh $(O)
 
@@ -178,7 +179,7 @@ help:
 	@echo "make run              boot the default test guest with n90vmm (on KVM, or in the rig)"
 	@echo "make test             unit tests + integration tests (boots the test guests)"
 	@echo "make unit-test        Criterion unit tests only"
-	@echo "make integration-test boot every test guest on KVM (rig fallback without /dev/kvm)"
+	@echo "make integration-test boot every test guest on KVM (in the rig what this host's KVM cannot run)"
 	@echo "make system-test      real Linux guests on real KVM inside QEMU (tests/system), then\n                      the crosscheck suite under QEMU and n90vmm, compared"
 	@echo "make system-test-arm64  the arm64 rig: arm64 L1 with real arm64 KVM, probed, Debian\n                      arm64 Linux booted in it under QEMU-KVM (tests/system --arch arm64)"
 	@echo "make board-test       the N90 board suite in its Debian rootfs (builds it: board/n90)"

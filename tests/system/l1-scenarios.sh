@@ -1,19 +1,32 @@
 #!/bin/sh
 # Runs the rig's scenarios inside L1 (busybox sh), one n90vmm boot of Debian's kernel each,
-# and prints one verdict line per scenario:  SCENARIO <name> <pass|FAIL|not-built> <seconds>
+# and prints one verdict line per scenario:  SCENARIO <name> <pass|FAIL|STALL|not-built> <seconds>
+# STALL: the scenario failed because a guest never finished (n90vmm's --timeout fired, as when
+# an L2 stalls at its first instructions under TCG); run.sh retries it once in a fresh L1.
 # The same scenarios on both rigs; what differs by architecture is set below.
 # usage: l1-scenarios.sh DIR [NAME...]  (DIR holds n90vmm, the kernel (vmlinuz and vmlinux on
 #                               x86, Image on arm64), l2.cpio.gz, rootfs.ext4, e2fsck,
 #                               debugfs; NAMEs: run only those scenarios; l1-scenario-lib.sh
 #                               and, on arm64, l1-scenarios-arm64.sh beside this script)
+# RIG_FAKE_STALL=NAME (environment): NAME reports a stall without running (tests run.sh's retry).
+# l1-scenarios.sh --list ARCH (on the host): the scenarios ARCH's rig runs, one a line.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/l1-scenario-lib.sh"
+listing=
+if [ "${1:-}" = --list ]; then
+	# Only the names: every scenario() call prints one and runs nothing.
+	arch=$2 listing=1
+	set -- /
+else
+	arch=$(uname -m)
+fi
 d=$1
 shift
 only=" $* "
 cd "$d" || exit 1
-features=$(./n90vmm --features 2>/dev/null)
-here=$(dirname "$0")
-. "$here/l1-scenario-lib.sh"
-if [ "$(uname -m)" = aarch64 ]; then
+[ -x ./n90vmm ] && features=$(./n90vmm --features 2>/dev/null)
+[ -n "$listing" ] && scenario() { echo "$1"; }
+if [ "$arch" = aarch64 ] || [ "$arch" = arm64 ]; then
 	# crosvm-arm64: an Image, 2 GiB at least, the rootfs the second disk (an empty one goes
 	# first when only one is given), virtio-pci on INTx through the GIC (no ITS).
 	kernel=Image mem= crosvm_mem=2048 rootdev=vdb pci_irq='GICv3.*virtio' smp_feature=psci
@@ -281,7 +294,7 @@ run_fdt_dump() {
 		grep -q 'reg = <0x00 0x80000000 0x00 0x80000000>' guest.dts && grep -q 'bootargs = "console=ttyS0' guest.dts
 }
 
-if [ "$(uname -m)" = aarch64 ]; then
+if [ "$kernel" = Image ]; then
 	scenario kvm-probe rig
 	scenario qemu-kvm-linux-initrd qemu
 	scenario qemu-kvm-smp-2cpu qemu
@@ -296,11 +309,11 @@ scenario linux-smp-2cpu "$smp_feature"
 scenario virtio-blk-mmio-rootfs virtio-blk virtio-mmio
 scenario virtio-blk-pci-rootfs virtio-blk virtio-pci
 # x86 only: pci=nomsi moves the disk from MSI-X to its INTx line (on arm64 INTx is the path).
-[ "$(uname -m)" = aarch64 ] || scenario virtio-blk-pci-intx virtio-blk virtio-pci pci-intx
+[ "$kernel" = Image ] || scenario virtio-blk-pci-intx virtio-blk virtio-pci pci-intx
 scenario virtio-blk-readonly virtio-blk virtio-mmio
 scenario hvc0-console virtio-console virtio-mmio
 scenario virtio-net-tap virtio-net
 scenario harness-command harness
 scenario crosvm-runner harness crosvm-cli
 scenario sandbox seccomp
-echo "SCENARIOS-DONE"
+[ -n "$listing" ] || echo "SCENARIOS-DONE"
