@@ -104,15 +104,29 @@ test: unit-test integration-test
 bench: all
 	tests/bench/run.sh $(O)
 
-system-test: all
-	tests/system/run.sh
-	tests/system/suite-compare.sh
+# Both rigs by default on an x86_64 host (the arm64 one with the cross-built monitor);
+# RIG_ARCH=x86_64 or RIG_ARCH=arm64 runs one. On an arm64 host, the arm64 rig with this build.
+ifeq ($(HOST_ARCH),aarch64)
+RIG_ARCHES := arm64
+N90VMM_ARM64 := $(abspath $(O))/n90vmm
+else
+RIG_ARCHES := $(if $(RIG_ARCH),$(patsubst aarch64,arm64,$(RIG_ARCH)),x86_64 arm64)
+N90VMM_ARM64 := $(abspath build/arm64)/n90vmm
+endif
 
-# The arm64 rig: an arm64 L1 (QEMU virt with EL2, Debian's 6.12 arm64 kernel, real arm64 KVM)
-# proved by a KVM probe and Debian's arm64 Linux booted in it under QEMU -accel kvm; n90vmm's
-# arm64 scenarios once its arm64 build exists (docs/testing.md).
+system-test: all
+ifneq ($(filter x86_64,$(RIG_ARCHES)),)
+	tests/system/run.sh --arch x86_64
+	tests/system/suite-compare.sh
+endif
+ifneq ($(filter arm64,$(RIG_ARCHES)),)
+	$(if $(filter aarch64,$(HOST_ARCH)),,$(MAKE) ARCH=arm64 build/arm64/n90vmm)
+	N90VMM_ARM64=$(N90VMM_ARM64) tests/system/run.sh --arch arm64
+endif
+
+# The arm64 rig alone (RIG_ARCH=arm64 make system-test does the same).
 system-test-arm64:
-	tests/system/run.sh --arch arm64
+	$(MAKE) RIG_ARCH=arm64 system-test
 
 # The N90 board (board/n90, overlay/): a real Debian rootfs (mmdebstrap through this host's apt
 # sources) with the board's test script and security suite, and the suites run in it under
@@ -180,8 +194,9 @@ help:
 	@echo "make test             unit tests + integration tests (boots the test guests)"
 	@echo "make unit-test        Criterion unit tests only"
 	@echo "make integration-test boot every test guest on KVM (in the rig what this host's KVM cannot run)"
-	@echo "make system-test      real Linux guests on real KVM inside QEMU (tests/system), then\n                      the crosscheck suite under QEMU and n90vmm, compared"
-	@echo "make system-test-arm64  the arm64 rig: arm64 L1 with real arm64 KVM, probed, Debian\n                      arm64 Linux booted in it under QEMU-KVM (tests/system --arch arm64)"
+	@echo "make system-test      real Linux guests on real KVM inside QEMU (tests/system): the x86_64\n                      rig, the crosscheck suite under QEMU and n90vmm compared, then the arm64\n                      rig with the cross-built arm64 monitor (RIG_ARCH=x86_64|arm64: one rig)"
+	@echo "make system-test-arm64  the arm64 rig alone"
+	@echo "make ARCH=arm64       cross-build the arm64 monitor into build/arm64/"
 	@echo "make board-test       the N90 board suite in its Debian rootfs (builds it: board/n90)"
 	@echo "make board-security-test  the guest security suite + the monitor's sandbox tests"
 	@echo "make bench            boot time and RSS, n90vmm vs QEMU on the same guest (JSON)"
