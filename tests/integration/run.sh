@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Integration tests for the monitor core:
 #  1. bad inputs: each gives one line on stderr and its documented exit status (no KVM needed);
-#  2. every test guest boots on KVM with the exact expected serial output (kvm-cases.sh), on
-#     this host's /dev/kvm when it is usable, otherwise inside the system-test rig's L1 VM;
-#  3. the same guest files boot on QEMU with the same serial output; so does the arm64 guest
-#     (QEMU virt, TCG), whose outputs n90vmm's arm64 build must match later.
+#  2. every test guest boots on KVM with the exact expected serial output (kvm-cases.sh). Each
+#     case says what it needs (any KVM, 1 GiB pages); a group whose need this host meets runs
+#     here, the rest inside the system-test rig's L1 VM (real KVM), never skipped;
+#  3. the same guest files boot on QEMU with the same serial output (KVM where the host meets
+#     the guest's need, TCG otherwise); so does the arm64 guest (QEMU virt, TCG), whose
+#     outputs n90vmm's arm64 build must match too (kvm-arm64-cases.sh).
+# What the host can do comes from `n90vmm --host-info` (tests/lib/host-kvm.sh); N90_HOST_KVM=
+# none|pvm|real makes it report that kind of host (docs/testing.md). The last lines say where
+# each group ran and the totals.
 # usage: tests/integration/run.sh [BUILD_DIR]
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,8 +24,9 @@ fail=0
 ok() { echo "PASS $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
 
-# A probe must not create /dev/kvm as a plain file when it is missing.
-kvm_usable() { [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; }
+. "$root/tests/lib/host-kvm.sh"
+host_kvm_init "$n90"
+where=inputs=host
 
 # --- 1. bad inputs -------------------------------------------------------------------------
 tmp=$(mktemp -d)
@@ -59,11 +65,30 @@ check_input missing-initrd 66 "initrd" --initrd "$tmp/nope" "$guests/bzimage"
 check_input long-cmdline 64 "command line is" -p "$(head -c 3000 /dev/zero | tr '\0' x)" "$guests/mb.bin"
 
 # --- 2. test guests on KVM -----------------------------------------------------------------
-if kvm_usable; then
-	echo "== booting the test guests on this host's /dev/kvm"
-	"$here/kvm-cases.sh" "$n90" "$guests" "$here/expected" | tee "$tmp/kvm.log"
-else
-	echo "== /dev/kvm is not usable here: booting the test guests inside the rig's L1 VM"
+# count LOG: adds kvm-cases.sh's result line to the totals.
+count() {
+	local kp kf
+	read -r kp kf < <(sed -n 's/^kvm-cases: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$1" | tr -d '\r')
+	if [ -z "${kp:-}" ]; then
+		bad "kvm-cases($2)" "no result line (see $build/integration-l1.log)"
+	else
+		pass=$((pass + kp))
+		fail=$((fail + kf))
+	fi
+}
+host_needs="" l1_needs=""
+for need in any 1g; do
+	if host_kvm_can $need; then host_needs="$host_needs $need"; else l1_needs="$l1_needs $need"; fi
+	where="$where kvm-$need=$(host_kvm_where $need)"
+done
+host_needs=${host_needs# } l1_needs=${l1_needs# }
+if [ -n "$host_needs" ]; then
+	echo "== kvm-cases needing '$host_needs': on this host's KVM ($(host_kvm_flavour))"
+	NEEDS=$host_needs "$here/kvm-cases.sh" "$n90" "$guests" "$here/expected" | tee "$tmp/kvm-host.log"
+	count "$tmp/kvm-host.log" host
+fi
+if [ -n "$l1_needs" ]; then
+	echo "== kvm-cases needing '$l1_needs': inside the rig's L1 VM (this host's KVM: $(host_kvm_flavour))"
 	adds=(--add "$n90:/n90/n90vmm" --add "$here/kvm-cases.sh:/n90/kvm-cases.sh" --add "$here/disk-image.sh:/n90/disk-image.sh"
 		--add "$here/net-cases.sh:/n90/net-cases.sh" --add "$build/nettest:/n90/nettest"
 		--add "$(command -v ip):/n90/bin/ip" --add "$(command -v ping):/n90/bin/ping")
@@ -73,25 +98,24 @@ else
 	done
 	# A sanitizer build's options travel with it into L1.
 	# iproute2 and iputils by absolute path: L1's busybox sh would run its own applets.
-	env_prefix=(env IP=/n90/bin/ip PING=/n90/bin/ping)
+	env_prefix=(env "NEEDS=$l1_needs" IP=/n90/bin/ip PING=/n90/bin/ping)
 	[ -n "${ASAN_OPTIONS:-}" ] && env_prefix+=("ASAN_OPTIONS=$ASAN_OPTIONS")
 	"$root/tests/system/l1.sh" --timeout 300 --log "$build/integration-l1.log" "${adds[@]}" -- \
-		"${env_prefix[@]}" /n90/kvm-cases.sh /n90/n90vmm /n90/files /n90/files | tee "$tmp/kvm.log"
-fi
-read -r kp kf < <(sed -n 's/^kvm-cases: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$tmp/kvm.log" | tr -d '\r')
-if [ -z "${kp:-}" ]; then
-	bad kvm-cases "no result line (see $build/integration-l1.log)"
-else
-	pass=$((pass + kp))
-	fail=$((fail + kf))
+		"${env_prefix[@]}" /n90/kvm-cases.sh /n90/n90vmm /n90/files /n90/files | tee "$tmp/kvm-l1.log"
+	count "$tmp/kvm-l1.log" rig-l1
 fi
 
 # --- 3. the same files on QEMU -------------------------------------------------------------
 # (not again for another build of the monitor: QEMU's side does not change)
+# QEMU's accelerator by the guest's need: KVM (with a CPU model this host accepts) where the
+# host meets it, TCG otherwise; QEMU needs no KVM at all, so these never go to the rig.
+qaccel_any=$(qemu_accel any) qaccel_1g=$(qemu_accel 1g)
+accel_word() { case $1 in *kvm*) echo host/kvm ;; *) echo host/tcg ;; esac; }
+[ -n "${N90VMM:-}" ] || where="$where qemu=$(accel_word "$qaccel_any") qemu-1g=$(accel_word "$qaccel_1g")"
 [ -n "${N90VMM:-}" ] || for g in mb.bin mb.elf pvh.elf bzimage; do
 	for c in 1 4; do
 		name=qemu-$g-cpus$c
-		"$root/tests/guest/compare-qemu.sh" "$guests/$g" "$c" "expect_cpus=$c expect_mem_mb=256" "$tmp/qemu.out" \
+		QEMU_ACCEL=$qaccel_any "$root/tests/guest/compare-qemu.sh" "$guests/$g" "$c" "expect_cpus=$c expect_mem_mb=256" "$tmp/qemu.out" \
 			>/dev/null 2>"$tmp/qemu.err"
 		if cmp -s "$tmp/qemu.out" "$here/expected/$g-cpus$c.txt"; then
 			ok "$name"
@@ -109,11 +133,13 @@ done
 # here). -nodefaults: no VGA, whose framebuffer BAR StarryOS's device window does not map.
 [ -n "${N90VMM:-}" ] || for g in mb.bin mb-1g.bin; do
 	name=qemu-starry-q35-$g
+	qaccel=$qaccel_any
+	[ "$g" = mb-1g.bin ] && qaccel=$qaccel_1g
 	dd if=/dev/zero of="$tmp/starry.img" bs=512 count=2048 2>/dev/null
 	i=0
 	while [ $i -lt 32 ]; do printf 'host-sector-0002'; i=$((i + 1)); done |
 		dd of="$tmp/starry.img" bs=512 seek=2 conv=notrunc 2>/dev/null
-	if QEMU_MEM=1024 QEMU_EXTRA="-nodefaults -drive file=$tmp/starry.img,if=none,id=d0,format=raw
+	if QEMU_ACCEL=$qaccel QEMU_MEM=1024 QEMU_EXTRA="-nodefaults -drive file=$tmp/starry.img,if=none,id=d0,format=raw
 		-device virtio-blk-pci,drive=d0,disable-legacy=on" TIMEOUT=120 "$root/tests/guest/compare-qemu.sh" \
 		"$guests/$g" 4 "starry=1 expect_cpus=4 expect_mem_mb=1024 virtio=blk-pci-poll" "$tmp/qemu.out" \
 		>/dev/null 2>"$tmp/qemu.err"; then
@@ -127,8 +153,8 @@ done
 
 # virtio-net on QEMU q35 (virtio-net-pci on a tap, modern only, no iPXE ROM), the same guest and expected
 # output as n90vmm's pci cases (net-cases.sh: its own network namespace, root only).
-qaccel="-accel tcg -cpu max"
-kvm_usable && qaccel="-accel kvm -cpu host,-arch-capabilities"
+qaccel=$qaccel_any
+[ -n "${N90VMM:-}" ] || where="$where qemu-net=$(accel_word "$qaccel")"
 [ -n "${N90VMM:-}" ] || for mode in net-pci-poll net-pci-irq; do
 	name=qemu-q35-virtio-$mode
 	# shellcheck disable=SC2086 # $qaccel is a list of options
@@ -147,6 +173,7 @@ done
 # The arm64 test guest on QEMU's virt machine (TCG): its expected outputs (expected/arm64/) are
 # what n90vmm --profile crosvm-arm64 must print too (kvm-arm64-cases.sh, on arm64 KVM).
 if [ -z "${N90VMM:-}" ] && [ -f "$guests/arm64/guest.Image" ] && command -v qemu-system-aarch64 >/dev/null; then
+	where="$where qemu-arm64=tcg"
 	"$here/qemu-arm64-cases.sh" "$guests/arm64" "$here/expected/arm64" "$build/nettest" | tee "$tmp/qemu-arm64.log"
 	read -r ap af < <(sed -n 's/^qemu-arm64-cases: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$tmp/qemu-arm64.log")
 	pass=$((pass + ${ap:-0}))
@@ -155,5 +182,6 @@ elif [ -z "${N90VMM:-}" ]; then
 	echo "== the arm64 test guest is not built or qemu-system-aarch64 is missing (make deps): its QEMU cases skipped"
 fi
 
+echo "integration: where: $where (this host's KVM: $(host_kvm_flavour)$([ "$(host_kvm_get forced)" = true ] && echo ", forced by N90_HOST_KVM"))"
 echo "integration: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

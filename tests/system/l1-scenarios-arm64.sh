@@ -1,27 +1,11 @@
 #!/bin/sh
-# The arm64 rig's scenarios inside L1 (busybox sh), with the verdict lines of
-# l1-scenario-lib.sh. Until n90vmm has its arm64 backend, they prove the rig itself: L1's KVM
-# at EL2 (l1-kvm-probe), and Debian's arm64 Linux booting as L2 on it under QEMU with
-# -accel kvm, from the same L2 material (Image, l2.cpio.gz, rootfs.ext4) n90vmm will boot.
-# usage: l1-scenarios-arm64.sh DIR [NAME...]  (DIR holds Image, l2.cpio.gz, rootfs.ext4 and,
-#        when run.sh found them, qemu-system-aarch64 and n90vmm; NAMEs: only those scenarios)
-d=$1
-shift
-only=" $* "
-cd "$d" || exit 1
-features=
-[ -x ./n90vmm ] && features=$(./n90vmm --features 2>/dev/null)
-[ -x ./qemu-system-aarch64 ] && features="$features
-qemu"
-features="$features
-rig"
-. "$(dirname "$0")/l1-scenario-lib.sh"
-# n90vmm names its architecture in --features (x86_64 there); either spelling counts.
-has aarch64 && features="$features
-arm64"
-# quiet as on x86: every console byte is a PL011 MMIO exit, handled by QEMU in L1, and
-# replaying the boot log through it costs about 10 s.
-base="console=ttyAMA0 panic=-1 quiet"
+# Sourced by l1-scenarios.sh in the arm64 L1: the scenarios that prove the arm64 rig itself
+# and give n90vmm a reference on the same L1 — L1's KVM at EL2 (l1-kvm-probe), and Debian's
+# arm64 Linux booting as L2 under QEMU with -accel kvm from the same L2 material (Image,
+# l2.cpio.gz, rootfs.ext4) n90vmm boots. QEMU's console is its PL011 (ttyAMA0); every byte
+# is an MMIO exit handled by QEMU in L1, and replaying the boot log through it costs about
+# 10 s, hence quiet.
+qemu_base="console=ttyAMA0 panic=-1 quiet"
 
 run_kvm_probe() { l1-kvm-probe; }
 
@@ -47,11 +31,11 @@ run_qemu_kvm_linux_initrd() {
 	t0=$(now)
 	./qemu-system-aarch64 --version | head -1
 	echo "QEMU-VERSION-SECONDS $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')"
-	timed -smp 1 -initrd l2.cpio.gz -append "$base scenario=none" && grep -q 'L2-USERSPACE-OK' out.txt
+	timed -smp 1 -initrd l2.cpio.gz -append "$qemu_base scenario=none" && grep -q 'L2-USERSPACE-OK' out.txt
 }
 
 run_qemu_kvm_smp_2cpu() {
-	timed -smp 2 -initrd l2.cpio.gz -append "$base scenario=none" &&
+	timed -smp 2 -initrd l2.cpio.gz -append "$qemu_base scenario=none" &&
 		grep -q 'L2-USERSPACE-OK scenario=none cpus=2' out.txt
 }
 
@@ -59,22 +43,7 @@ run_qemu_kvm_smp_2cpu() {
 # writes a file there and reports the disk.
 run_qemu_kvm_blk_rootfs() {
 	cp rootfs.ext4 rootfs-copy.ext4
-	timed -smp 1 -initrd l2.cpio.gz -append "$base scenario=blk-rootfs" \
+	timed -smp 1 -initrd l2.cpio.gz -append "$qemu_base scenario=blk-rootfs" \
 		-drive file=rootfs-copy.ext4,if=none,id=d0,format=raw -device virtio-blk-device,drive=d0 &&
 		grep -q 'L2-ROOTFS-INIT-OK root=/dev/vda' out.txt
 }
-
-# n90vmm's arm64 backend, once it is built: the same boot as qemu-kvm-linux-initrd.
-run_n90vmm_linux_image() {
-	./n90vmm --no-stdin --timeout 120 -m 512 -p "$base scenario=none" -i l2.cpio.gz Image >out.txt 2>&1
-	rc=$?
-	cat out.txt
-	[ $rc -eq 0 ] && grep -q 'L2-USERSPACE-OK' out.txt
-}
-
-scenario kvm-probe rig
-scenario qemu-kvm-linux-initrd qemu
-scenario qemu-kvm-smp-2cpu qemu
-scenario qemu-kvm-blk-rootfs qemu
-scenario n90vmm-linux-image arm64
-echo "SCENARIOS-DONE"

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The system-test rig: real Linux (Debian's kernel, unmodified) as n90vmm's guest on real KVM,
 # inside an L1 Debian booted under QEMU's software emulation. Builds the L2 material, runs
-# every scenario in one L1 session, prints a table and exits non-zero on any FAIL.
+# every scenario in one L1 session (a scenario that stalls, or that a wedged L1 never ran, once
+# more in a fresh session: the table says so), prints a table and exits non-zero on any FAIL.
 # usage: tests/system/run.sh            (make system-test builds n90vmm first)
 #        RIG_SCENARIOS="virtio-net-tap sandbox" tests/system/run.sh   (only those scenarios)
-#        tests/system/run.sh --arch arm64  (or RIG_ARCH=arm64): the arm64 rig, its scenarios
-#            in l1-scenarios-arm64.sh: L1's KVM probe, Debian's arm64 Linux on it under QEMU
-#            (RIG_ARM64_QEMU=0 leaves QEMU out), n90vmm when $N90VMM_ARM64 (default
-#            build/arm64/n90vmm, cross-built) exists
+#        tests/system/run.sh --arch arm64  (or RIG_ARCH=arm64): the arm64 rig: the same n90vmm
+#            scenarios with $N90VMM_ARM64 (default build/arm64/n90vmm, cross-built), plus
+#            l1-scenarios-arm64.sh's: L1's KVM probe, Debian's arm64 Linux on it under QEMU
+#            (RIG_ARM64_QEMU=0 leaves QEMU out)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 [ "${1:-}" = --arch ] && { export RIG_ARCH=$2; shift 2; }
@@ -27,44 +28,94 @@ trap 'rm -rf "$work"' EXIT
 adds=()
 # (l2.cpio.gz and rootfs.ext4 stay in build/rig/ for runs by hand: docs/testing.md.)
 if [ "$rig_arch" = arm64 ]; then
-	runner=l1-scenarios-arm64.sh timeout=600
-	for f in "$k/Image" "$rig/l2.cpio.gz" "$rig/rootfs.ext4" "$here/$runner" "$here/l1-scenario-lib.sh"; do
+	timeout=900
+	for f in "$k/Image" "$rig/l2.cpio.gz" "$rig/rootfs.ext4" "$here/l1-scenarios.sh" "$here/l1-scenario-lib.sh" \
+		"$here/l1-scenarios-arm64.sh"; do
 		adds+=(--add "$f:/rig/$(basename "$f")")
 	done
-	if [ "${RIG_ARM64_QEMU:-1}" = 1 ]; then
-		"$here/fetch-qemu-arm64.sh"
-		adds+=(--add "$rig/qemu/sysroot/usr/bin/qemu-system-aarch64:/rig/qemu-system-aarch64")
-	fi
+	# QEMU (the reference L2 boots) and the arm64 tools the scenarios use.
+	"$here/fetch-qemu-arm64.sh"
+	sys=$rig/qemu/sysroot
+	[ "${RIG_ARM64_QEMU:-1}" = 1 ] && adds+=(--add "$sys/usr/bin/qemu-system-aarch64:/rig/qemu-system-aarch64")
+	adds+=(--add "$sys/sbin/e2fsck:/rig/e2fsck" --add "$sys/sbin/debugfs:/rig/debugfs" --add "$sys/usr/bin/dtc:/rig/dtc")
 	# Libraries for the arm64 binaries (QEMU's; n90vmm's libseccomp is among them).
 	adds+=(--libdir "$rig/qemu/sysroot/usr/lib/aarch64-linux-gnu" --libdir "$rig/qemu/sysroot/lib/aarch64-linux-gnu")
 	n90=${N90VMM_ARM64:-$root/build/arm64/n90vmm}
 	[ -f "$n90" ] && adds+=(--add "$n90:/rig/n90vmm")
 else
-	runner=l1-scenarios.sh timeout=240
+	timeout=420
 	for f in "$root/build/n90vmm" "$k/vmlinuz" "$k/vmlinux" "$rig/l2.cpio.gz" "$rig/rootfs.ext4" \
-		"$here/$runner" "$here/l1-scenario-lib.sh" "$(command -v e2fsck)" "$(command -v debugfs)"; do
+		"$here/l1-scenarios.sh" "$here/l1-scenario-lib.sh" "$(command -v e2fsck)" "$(command -v debugfs)"; do
 		adds+=(--add "$f:/rig/$(basename "$f")")
 	done
 fi
-set +e
-"$here/l1.sh" --timeout "$timeout" --log "$rig/logs/l1.log" "${adds[@]}" -- "/rig/$runner" /rig ${RIG_SCENARIOS:-} >"$work/out.txt"
-l1_status=$?
-set -e
-tr -d '\r' <"$work/out.txt" >"$rig/logs/scenarios.log"
-
-# Per-scenario logs, then the table.
+# session N NAME...: one L1 session running those scenarios (all when none are named), its
+# console in $rig/logs/scenarios[-retry].log, each scenario's part in $rig/logs/<name>.log.
 # (The first marker may follow L1's firmware escape codes on the same line.)
-awk -v dir="$rig/logs" '/=== [a-z0-9-]+$/ { sub(/.*=== /, ""); f = dir "/" $0 ".log"; printf "" > f; next } f { print > f }' \
-	"$rig/logs/scenarios.log"
-fail=0
-printf '\n%-26s %-10s %s\n' scenario verdict seconds
-while read -r _ name verdict secs; do
-	printf '%-26s %-10s %s\n' "$name" "$verdict" "$secs"
-	[ "$verdict" = FAIL ] && fail=1
-done < <(grep '^SCENARIO ' "$rig/logs/scenarios.log")
-if ! grep -q '^SCENARIOS-DONE' "$rig/logs/scenarios.log"; then
-	echo "rig: L1 did not finish the scenarios (status $l1_status); see $rig/logs/l1.log" >&2
-	fail=1
+session() {
+	local n=$1 log=$rig/logs/scenarios.log fake=()
+	shift
+	[ "$n" = 2 ] && log=$rig/logs/scenarios-retry.log
+	# RIG_FAKE_STALL=NAME stalls NAME in the first session; NAME:always in the retry too.
+	case ${RIG_FAKE_STALL:-} in
+	'') ;;
+	*:always) fake=(env "RIG_FAKE_STALL=${RIG_FAKE_STALL%:always}") ;;
+	*) [ "$n" = 1 ] && fake=(env "RIG_FAKE_STALL=$RIG_FAKE_STALL") ;;
+	esac
+	set +e
+	# --retries 0: a wedged session is not run again whole; its unfinished scenarios are.
+	"$here/l1.sh" --timeout "${RIG_L1_TIMEOUT:-$timeout}" --retries 0 --log "$rig/logs/l1-$n.log" "${adds[@]}" -- \
+		"${fake[@]}" /rig/l1-scenarios.sh /rig "$@" >"$work/out.txt"
+	l1_status=$?
+	set -e
+	tr -d '\r' <"$work/out.txt" >"$log"
+	awk -v dir="$rig/logs" '/=== [a-z0-9-]+$/ { sub(/.*=== /, ""); f = dir "/" $0 ".log"; printf "" > f; next } f { print > f }' \
+		"$log"
+}
+
+# The scenarios asked for, in order: RIG_SCENARIOS or every one l1-scenarios.sh defines.
+# shellcheck disable=SC2206 # a list of words
+wanted=(${RIG_SCENARIOS:-$("$here/l1-scenarios.sh" --list "$rig_arch")})
+declare -A verdict secs note
+rm -f "$rig/logs"/*.first.log "$rig/logs/scenarios-retry.log" "$rig/logs"/l1-2.log*
+session 1 ${RIG_SCENARIOS:-}
+first_status=$l1_status
+while read -r _ name v t; do verdict[$name]=$v secs[$name]=$t; done < <(grep '^SCENARIO ' "$rig/logs/scenarios.log")
+
+# A scenario that stalled, or that L1 never finished (a wedged L1 stops them all), is tried
+# once more in a fresh L1 session: TCG's rare wedges say nothing about n90vmm.
+retry=()
+for name in "${wanted[@]}"; do
+	case ${verdict[$name]:-} in
+	STALL) retry+=("$name") note[$name]="retried: stalled in the first L1 session" ;;
+	'') retry+=("$name") note[$name]="retried: the first L1 session ended before it (status $first_status)" ;;
+	esac
+done
+if [ ${#retry[@]} -gt 0 ]; then
+	echo "rig: ${retry[*]}: once more in a fresh L1 session" >&2
+	for name in "${retry[@]}"; do
+		[ -f "$rig/logs/$name.log" ] && mv "$rig/logs/$name.log" "$rig/logs/$name.first.log"
+		unset "verdict[$name]"
+	done
+	session 2 "${retry[@]}"
+	while read -r _ name v t; do verdict[$name]=$v secs[$name]=$t; done < <(grep '^SCENARIO ' "$rig/logs/scenarios-retry.log")
 fi
+
+# The table.
+fail=0
+printf '\n%-26s %-10s %-8s %s\n' scenario verdict seconds note
+for name in "${wanted[@]}"; do
+	v=${verdict[$name]:-FAIL} t=${secs[$name]:--}
+	case $v in
+	STALL) v=FAIL note[$name]="${note[$name]:-}; stalled again" ;;
+	pass | not-built) ;;
+	*)
+		v=FAIL
+		[ -n "${verdict[$name]:-}" ] || note[$name]="${note[$name]:-}; no verdict: L1 did not finish (status $l1_status, see $rig/logs/l1-*.log)"
+		;;
+	esac
+	[ "$v" = FAIL ] && fail=1
+	printf '%-26s %-10s %-8s %s\n' "$name" "$v" "$t" "${note[$name]:-}"
+done
 echo "rig: $(($(date +%s) - start)) s in all; logs in $rig/logs"
 exit $fail
