@@ -10,8 +10,6 @@
 #include "guest.h"
 #include "virtio.h"
 
-#define MIB2 (2ull << 20)
-
 static struct {
 	u64 x0, x1, x2, x3, el, sctlr, daif, fdt_in_bss;
 } boot;
@@ -22,16 +20,10 @@ static int starry;
 enum { END_POWEROFF, END_RESET, END_HANG };
 static const char *const actions[] = { "poweroff", "reset", "hang", 0 };
 
-int starry_mode(void)
-{
-	return starry;
-}
-
 /* ------------------------------------------------------------------ */
 /* Interrupts and exceptions                                            */
 /* ------------------------------------------------------------------ */
 
-void timer_irq(void);
 static volatile u32 unclaimed_irqs;
 
 void arm64_irq(void)

@@ -27,6 +27,7 @@ struct intx_route {
 	u8 edge;
 };
 
+#define MIB2 (2ull << 20)
 #define MAX_RAM 8
 #define MAX_VMMIO 32
 #define MAX_INTX 64
@@ -90,6 +91,7 @@ const char *gic_init_dist(void);
 const char *gic_init_cpu(void); /* this CPU's redistributor and CPU interface */
 void gic_enable(u32 intid, int edge);
 extern volatile u32 timer_irqs[MAX_CPUS];
+void timer_irq(void); /* its interrupt arrived (arm64_irq) */
 /* One timer interrupt on this CPU, on time; NULL or why not. */
 const char *timer_check(void);
 
@@ -114,7 +116,6 @@ void secondary_main(u32 cpu);
 void arm64_irq(void);
 void arm64_exception(u64 kind, u64 *frame);
 void poweroff(void) __attribute__((noreturn));
-int starry_mode(void);
 
 /* ---- platform.c ---- */
 /* A GIC SPI fired: acknowledges the virtio devices on it. */

@@ -24,7 +24,6 @@
 #define MAIR_VALUE (0x04ull | 0xffull << 8)
 
 #define GIB (1ull << 30)
-#define MIB2 (1ull << 21)
 #define MAX_L2 8
 
 static u64 l0[512] __attribute__((aligned(4096)));
