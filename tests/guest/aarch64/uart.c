@@ -130,9 +130,11 @@ void uart_irq(void)
 		for (u32 i = 0; i < 64 && (u_rd(&in, U_LSR) & LSR_DR); i++, got++)
 			rx_put((char)u_rd(&in, U_RBR));
 	} else if (in.kind == UART_PL011) {
+		/* Acknowledge before draining: a byte that arrives after the last read then raises
+		 * the interrupt again (cleared after the drain, it would wait unsignalled). */
+		wr32(in.base + PL_ICR, IM_RX | IM_RT);
 		for (u32 i = 0; i < 64 && !(rd32(in.base + PL_FR) & FR_RXFE); i++, got++)
 			rx_put((char)rd32(in.base + PL_DR));
-		wr32(in.base + PL_ICR, IM_RX | IM_RT);
 	}
 	uart_rx_irqs += got != 0;
 }
