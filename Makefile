@@ -58,7 +58,7 @@ endif
 UNIT_LIB_OBJS := $(UNIT_LIB_SRCS:%.c=$(O)/obj/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/obj/%.o)
 
-.PHONY: fuzz sanitize all guests run bench test unit-test integration-test system-test system-test-arm64 install clean deps help \
+.PHONY: arm64-cross fuzz sanitize all guests run bench test unit-test integration-test system-test system-test-arm64 install clean deps help \
 	board-rootfs board-test board-security-test
 
 all: $(O)/n90vmm guests $(O)/nettest
@@ -94,8 +94,16 @@ unit-test: $(O)/unit-tests guests
 # Boots every test guest; the cases whose need this host's KVM does not meet (none at all, or
 # 1 GiB pages on kvm-pvm: `n90vmm --host-info`) run inside the system-test rig's L1 VM (real
 # KVM under QEMU emulation). N90_HOST_KVM=none|pvm|real takes the path of that kind of host.
-integration-test: all
+integration-test: all $(ARM64_CROSS)
 	tests/integration/run.sh $(O)
+
+# On an x86_64 host with the cross compiler: the arm64 monitor and nettest in $(O)/arm64, for
+# the arm64 test guest's cases in the arm64 rig (integration) and the arm64 rig (system-test).
+ifeq ($(HOST_ARCH)-$(ARCH),x86_64-x86_64)
+ARM64_CROSS := $(if $(shell command -v aarch64-linux-gnu-gcc),arm64-cross)
+endif
+arm64-cross:
+	$(MAKE) ARCH=arm64 O=$(O)/arm64 $(O)/arm64/n90vmm $(O)/arm64/nettest
 
 # Boots the default guest (the StarryOS-shaped multiboot test guest, 4 vCPUs) on KVM: here if
 # this host has a usable KVM (real or kvm-pvm), else inside the rig's L1 VM.

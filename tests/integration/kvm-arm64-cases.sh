@@ -126,6 +126,18 @@ if boot starry 0 --timeout 120 $prof -c 2 --disk "$tmp/secure.img,ro" --disk "$t
 	ok starry
 fi
 
+# The N90 command line as users type it: `n90vmm IMAGE ROOTFS`, nothing else. The profile,
+# 2 vCPUs and 2 GiB are the defaults for an arm64 Image, and n90vmm puts an empty read-only
+# placeholder first so the rootfs is the second disk, as StarryOS wants (blk0=empty tells the
+# guest to expect zeros there). --stats reports the pKVM calls and what answering them cost.
+make_image "$tmp/rootfs-only.img"
+if boot starry-rootfs-only 0 --timeout 120 --stats -p "starry=1 expect_cpus=2 expect_mem_mb=2048 virtio=blk-pci-poll blk0=empty" \
+	"$gdir/starry.Image" "$tmp/rootfs-only.img" && compare starry-rootfs-only starry-rootfs-only.txt &&
+	check_written starry-rootfs-only "$tmp/rootfs-only.img" pci 1; then
+	grep '^stats: pkvm' "$tmp/starry-rootfs-only.err"
+	ok starry-rootfs-only
+fi
+
 if [ -n "$nettest" ]; then
 	for case in "net-pci-poll 1" "net-pci-irq 2" "net-mmio-poll 1" "net-mmio-irq 2"; do
 		set -- $case
