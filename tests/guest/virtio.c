@@ -309,9 +309,8 @@ static u64 parse_hex(const char *s)
 	return v;
 }
 
-/* ECAM base: the MCFG table when there is one (QEMU q35), else pci_ecam=HEX, else 0xB0000000,
- * the address StarryOS's x86-pc platform hard-codes (n90vmm has no MCFG, like that
- * platform expects). */
+/* ECAM base: the MCFG table when there is one (QEMU q35, n90vmm), else pci_ecam=HEX, else
+ * 0xB0000000, the address StarryOS's x86-pc platform hard-codes. */
 static u64 ecam_base(void)
 {
 	const char *v = cmdline_value("pci_ecam=");
