@@ -307,8 +307,10 @@ static u64 rsdp_hint; /* PVH rsdp_paddr / boot_params acpi_rsdp_addr */
 
 static u32 expect_cpus = 1, expect_mem_mb; /* 0: not given */
 /* action=: how the guest ends after its checks, so the monitor's exit statuses can be
- * tested: poweroff (default), reset (i8042 0xFE), reset-cf9, triplefault, hang. */
-static enum { END_POWEROFF, END_RESET_I8042, END_RESET_CF9, END_TRIPLE_FAULT, END_HANG } end_action;
+ * tested: poweroff (default), reset (i8042 0xFE), reset-cf9, triplefault, hang, chatty
+ * (prints numbered lines on COM1 forever: a console reader that stops reading must not
+ * stall the monitor). */
+static enum { END_POWEROFF, END_RESET_I8042, END_RESET_CF9, END_TRIPLE_FAULT, END_HANG, END_CHATTY } end_action;
 static const char *cmdline_err;
 
 static void mmap_add(u64 base, u64 len, u32 type)
@@ -530,6 +532,8 @@ static void parse_cmdline(void)
 				end_action = END_TRIPLE_FAULT;
 			else if (starts_with(a, "hang"))
 				end_action = END_HANG;
+			else if (starts_with(a, "chatty"))
+				end_action = END_CHATTY;
 			else if (!starts_with(a, "poweroff"))
 				cmdline_err = "bad action= value";
 		} else if (starts_with(p, "expect_mem_mb=")) {
@@ -997,6 +1001,29 @@ static void poweroff(void)
 	halt_forever();
 }
 
+static void sink_printf(struct sink *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfmt(s, fmt, ap);
+	va_end(ap);
+}
+
+/* action=chatty: numbered lines on COM1 forever, a page per `rep outsb` (one exit), so the
+ * monitor sees megabytes a second even where every exit is slow. */
+static void __attribute__((noreturn)) chatty_forever(void)
+{
+	static char page[4096];
+	for (u64 n = 0;;) {
+		struct sink s = { page, 0, sizeof(page) };
+		while (s.len + 80 < s.cap)
+			sink_printf(&s, "chatty %lu: the quick brown fox jumps over the lazy dog\r\n", n++);
+		const char *p = page;
+		u64 len = s.len;
+		__asm__ volatile("rep outsb" : "+S"(p), "+c"(len) : "d"((u16)COM1) : "memory");
+	}
+}
+
 /* The end chosen with action=; each must end the VM with its own exit status. */
 static void end_guest(void)
 {
@@ -1019,6 +1046,8 @@ static void end_guest(void)
 		break;
 	case END_HANG:
 		halt_forever();
+	case END_CHATTY:
+		chatty_forever();
 	case END_POWEROFF:
 		break;
 	}
