@@ -4,6 +4,7 @@
 # every scenario in one L1 session, prints a table and exits non-zero on any FAIL.
 # usage: tests/system/run.sh            (make system-test builds n90vmm first)
 #        RIG_SCENARIOS="virtio-net-tap sandbox" tests/system/run.sh   (only those scenarios)
+#        RIG_LONG=1 tests/system/run.sh   (nightly: a 30-minute soak, 100 kills of each kind)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rig=${RIG_DIR:-$root/build/rig}
@@ -43,8 +44,16 @@ for f in "$root/build/n90vmm" "$k/vmlinuz" "$k/vmlinux" "$rig/l2.cpio.gz" "$rig/
 	"$here/l1-scenarios.sh" "$(command -v e2fsck)" "$(command -v debugfs)"; do
 	adds+=(--add "$f:/rig/$(basename "$f")")
 done
+# The durability and soak scenarios' lengths: short in CI, long with RIG_LONG=1 (nightly);
+# each may also be set on its own. The session's time limit follows them.
+soak=${RIG_SOAK_SECONDS:-180} rounds=${RIG_DURABILITY_ROUNDS:-20}
+if [ -n "${RIG_LONG:-}" ]; then
+	soak=${RIG_SOAK_SECONDS:-1800} rounds=${RIG_DURABILITY_ROUNDS:-100}
+fi
 set +e
-"$here/l1.sh" --timeout 240 --log "$rig/logs/l1.log" "${adds[@]}" -- /rig/l1-scenarios.sh /rig ${RIG_SCENARIOS:-} >"$work/out.txt"
+"$here/l1.sh" --timeout $((300 + soak + 2 * rounds * 40)) --log "$rig/logs/l1.log" "${adds[@]}" -- \
+	env RIG_SOAK_SECONDS="$soak" RIG_DURABILITY_ROUNDS="$rounds" /rig/l1-scenarios.sh /rig ${RIG_SCENARIOS:-} \
+	>"$work/out.txt"
 l1_status=$?
 set -e
 tr -d '\r' <"$work/out.txt" >"$rig/logs/scenarios.log"
