@@ -1,5 +1,5 @@
 /* The control socket (--socket PATH, crosvm's -s): a unix stream socket the main loop
- * accepts on. The protocol is one line each way (docs/crosvm-compat.md, "Control socket"):
+ * accepts on. The protocol is one line each way (docs/reliability.md, "The control socket"):
  *   client: "stop\n"      server: "ok\n", then the VM stops and n90vmm exits 0
  *   client: anything else server: "error unknown request\n"
  * One request per connection; the server closes after its reply. Up to CONTROL_MAX_CLIENTS
