@@ -44,6 +44,7 @@ static const struct sandbox_rule common_rules[] = {
 	ALLOW(sendto, "console output to a socket sink, console lines to a --serial unix-dgram: or syslog "
 		      "socket, control replies (send() with MSG_DONTWAIT)"),
 	ALLOW(poll, "bounded waits for room on stderr (log lines) and on the console sink at exit"),
+	ALLOW(ppoll, "the same where glibc's poll() is ppoll (arm64)"),
 	ALLOW(exit, "thread exit"),
 	ALLOW(exit_group, "process exit"),
 	IOCTL(TCSETS, "restoring the terminal (also from a fatal-signal handler)"),
