@@ -124,9 +124,9 @@ enum control_request control_parse_request(const char *line, size_t len)
 
 enum control_request control_server_serve(struct control_server *s, unsigned int slot)
 {
-	struct control_client *c = &s->clients[slot];
-	if (slot >= CONTROL_MAX_CLIENTS || c->fd < 0)
+	if (slot >= CONTROL_MAX_CLIENTS || s->clients[slot].fd < 0)
 		return CONTROL_NONE;
+	struct control_client *c = &s->clients[slot];
 	ssize_t n = read(c->fd, c->buf + c->len, CONTROL_REQUEST_MAX - c->len);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return CONTROL_NONE;

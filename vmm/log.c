@@ -275,15 +275,19 @@ void log_user(const char *fmt, ...)
 static pthread_mutex_t limits_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct log_limit *limits;
 
+/* Taken before the limit's own lock, never inside it: the flush holds limits_lock, then each
+ * limit's. */
 static void limit_register(struct log_limit *l)
 {
-	if (l->registered)
+	if (__atomic_load_n(&l->registered, __ATOMIC_ACQUIRE))
 		return;
 	pthread_mutex_lock(&limits_lock);
-	l->next = limits;
-	limits = l;
+	if (!l->registered) {
+		l->next = limits;
+		limits = l;
+		__atomic_store_n(&l->registered, true, __ATOMIC_RELEASE);
+	}
 	pthread_mutex_unlock(&limits_lock);
-	l->registered = true;
 }
 
 void log_limited(struct log_limit *l, enum log_level level, const char *fmt, ...)
@@ -296,8 +300,8 @@ void log_limited(struct log_limit *l, enum log_level level, const char *fmt, ...
 
 	uint64_t now = log_elapsed_ns(), summary = 0;
 	bool last_of_burst = false, print = false;
-	pthread_mutex_lock(&l->lock);
 	limit_register(l);
+	pthread_mutex_lock(&l->lock);
 	if (l->logged < LOG_LIMIT_BURST) {
 		l->logged++;
 		last_of_burst = l->logged == LOG_LIMIT_BURST;

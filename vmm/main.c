@@ -285,11 +285,11 @@ static int run_main_loop(struct main_loop *l)
 	if (console_output_wake_fd(l->console) >= 0)
 		loop_add(l, console_output_wake_fd(l->console), TAG_CONSOLE_OUT);
 	if (l->console->in_fd >= 0) {
-		/* Reads only when epoll says so; stdin (not a socket we own) is also made
-		 * non-blocking in case another reader of the same terminal got there first. */
+		/* Read only when epoll says so; stdin is also made non-blocking in case another
+		 * reader of the same terminal gets there first. */
 		if (!l->console->socket_input)
 			fcntl(l->console->in_fd, F_SETFL, fcntl(l->console->in_fd, F_GETFL) | O_NONBLOCK);
-		if (loop_add(l, l->console->in_fd, TAG_STDIN) < 0 && !l->console->socket_input)
+		if (loop_add(l, l->console->in_fd, TAG_STDIN) < 0)
 			l->console->in_fd = -1; /* e.g. a regular file: not pollable, so not read */
 	}
 	l->timer_fd = -1;
