@@ -35,7 +35,7 @@ struct console_output {
 	pthread_mutex_t lock;
 	struct byte_ring ring;
 	bool discard; /* no sink and nothing to keep output for: console_write drops at once */
-	bool woken;   /* the main loop was woken and has not emptied the ring since */
+	bool woken;   /* the main loop was woken and has not found the ring idle since */
 	int wake_fd;  /* eventfd */
 	/* Main loop only. */
 	int fd;       /* -1: none (unix: without a client keeps the ring for the next one) */
@@ -289,10 +289,11 @@ bool console_drain(struct console *c)
 		return false;
 	for (;;) {
 		if (o->chunk_off == o->chunk_len) {
+			/* `woken` stays set: console_output_idle() clears it once a linger passed
+			 * with nothing new, so a guest printing byte by byte wakes the loop once
+			 * per linger, not once per byte. */
 			pthread_mutex_lock(&o->lock);
 			o->chunk_len = byte_ring_take(&o->ring, o->chunk, sizeof(o->chunk));
-			if (o->ring.len == 0)
-				o->woken = false;
 			pthread_mutex_unlock(&o->lock);
 			o->chunk_off = 0;
 			if (o->chunk_len == 0)
@@ -311,6 +312,19 @@ bool console_drain(struct console *c)
 		output_lost(c);
 		return false;
 	}
+}
+
+bool console_output_idle(struct console *c)
+{
+	struct console_output *o = c->output;
+	if (!o)
+		return true;
+	pthread_mutex_lock(&o->lock);
+	bool idle = o->ring.len == 0;
+	if (idle)
+		o->woken = false;
+	pthread_mutex_unlock(&o->lock);
+	return idle;
 }
 
 static uint64_t monotonic_ms(void)

@@ -4,9 +4,11 @@
  *
  * Output never waits for its reader. The thread running the console device (vCPU, I/O)
  * appends to a bounded ring under a short lock and wakes the main loop through an eventfd
- * only when the ring was empty; the main loop writes it out with non-blocking writes
- * (console_drain). When a reader falls CONSOLE_BACKLOG_BYTES behind, the oldest output goes
- * and is counted (--stats). docs/reliability.md has the whole policy. */
+ * only when the loop is not already on it; the loop writes the output out with non-blocking
+ * writes (console_drain) and stays on it for CONSOLE_LINGER_MS after the ring empties
+ * (console_output_idle), so a guest printing byte by byte costs one wakeup per linger, not
+ * one system call per byte. When a reader falls CONSOLE_BACKLOG_BYTES behind, the oldest
+ * output goes and is counted (--stats). docs/reliability.md has the whole policy. */
 #ifndef N90_CONSOLE_H
 #define N90_CONSOLE_H
 
@@ -23,6 +25,9 @@
 /* At exit, what is left is written while the sink keeps taking it; one that takes nothing for
  * this long (or the whole flush beyond CONSOLE_FLUSH_MAX_MS) loses the rest, counted. */
 #define CONSOLE_STALL_MS 500
+/* After the ring empties the main loop drains again this much later before it lets the
+ * device's thread wake it: output arrives in batches, at most this late. */
+#define CONSOLE_LINGER_MS 2
 #define CONSOLE_FLUSH_MAX_MS 5000
 /* Datagram and syslog sinks send one line per message; a longer line is cut here (crosvm's
  * serial WriteSocket uses the same 1 KiB). */
@@ -55,7 +60,7 @@ int console_init(struct console *c, int in_fd, int out_fd);
 /* Restores the terminal; idempotent and async-signal-safe. */
 void console_restore(void);
 /* Queues guest output: never blocks, never makes a system call unless the main loop must be
- * woken (the ring was empty). Any thread. */
+ * woken (it is not draining already). Any thread. */
 void console_write(struct console *c, const uint8_t *buf, size_t len);
 void console_put_byte(void *opaque, uint8_t byte);
 /* Serial sink callback: wakes the main loop to offer held-back input again. */
@@ -65,8 +70,12 @@ void console_rx_ready(void *opaque);
 int console_output_wake_fd(const struct console *c);
 /* Writes queued output until the ring is empty or the sink is full, without blocking.
  * Returns true when output is left and the sink is full: wait until console_output_fd() is
- * writable, then drain again. */
+ * writable, then drain again. Otherwise drain again CONSOLE_LINGER_MS later and ask
+ * console_output_idle(). */
 bool console_drain(struct console *c);
+/* True when nothing was queued since the last drain: the device's thread wakes the main loop
+ * again from now on. False: drain again (and linger again). */
+bool console_output_idle(struct console *c);
 /* The fd to wait on for writability, or -1 (no sink, or one that never blocks). May be in_fd
  * (a socket is both). */
 int console_output_fd(const struct console *c);

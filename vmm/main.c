@@ -97,6 +97,8 @@ struct main_loop {
 	size_t pending_len, pending_off;
 	bool in_on, out_on; /* watching console input for reading, console output for room */
 	int out_watched;    /* the console output fd watched apart from in_fd, or -1 */
+	int linger_fd;      /* timerfd: drain the console again CONSOLE_LINGER_MS after it emptied */
+	bool lingering;
 	int control_fd;     /* --socket: the listener, or -1 */
 	struct control_server control;
 };
@@ -114,6 +116,7 @@ enum loop_tag {
 	TAG_SERIAL_LISTEN,
 	TAG_CONSOLE_OUT,   /* output was queued (the ring's eventfd) */
 	TAG_CONSOLE_ROOM,  /* the console sink can take more */
+	TAG_CONSOLE_LINGER,
 };
 
 static int loop_add(struct main_loop *l, int fd, uint32_t tag)
@@ -148,7 +151,9 @@ static void stdin_watch(struct main_loop *l, bool on)
 	console_watch(l);
 }
 
-/* Writes queued console output as far as the sink takes it, and waits for room if it did not. */
+/* Writes queued console output as far as the sink takes it, and waits for room if it did not.
+ * Once it all went out, the loop comes back after CONSOLE_LINGER_MS instead of being woken by
+ * the device's thread for every byte (vmm/console.h). */
 static void drain_output(struct main_loop *l)
 {
 	bool blocked = console_drain(l->console);
@@ -156,6 +161,20 @@ static void drain_output(struct main_loop *l)
 		l->out_on = blocked;
 		console_watch(l);
 	}
+	if (!blocked && !l->lingering && console_output_fd(l->console) >= 0) {
+		struct itimerspec its = { .it_value = { .tv_nsec = CONSOLE_LINGER_MS * 1000000L } };
+		l->lingering = timerfd_settime(l->linger_fd, 0, &its, NULL) == 0;
+	}
+}
+
+static void linger_over(struct main_loop *l)
+{
+	uint64_t count;
+	if (read(l->linger_fd, &count, sizeof(count)) <= 0)
+		return;
+	l->lingering = false;
+	if (!console_output_idle(l->console))
+		drain_output(l);
 }
 
 /* Offers held-back input to the guest; reading stdin resumes once it is all taken. */
@@ -284,6 +303,10 @@ static int run_main_loop(struct main_loop *l)
 	l->in_on = true;
 	if (console_output_wake_fd(l->console) >= 0)
 		loop_add(l, console_output_wake_fd(l->console), TAG_CONSOLE_OUT);
+	l->linger_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (l->linger_fd < 0)
+		return -errno;
+	loop_add(l, l->linger_fd, TAG_CONSOLE_LINGER);
 	if (l->console->in_fd >= 0) {
 		/* Read only when epoll says so; stdin is also made non-blocking in case another
 		 * reader of the same terminal gets there first. */
@@ -349,6 +372,9 @@ static int run_main_loop(struct main_loop *l)
 				break;
 			case TAG_CONSOLE_ROOM:
 				drain_output(l);
+				break;
+			case TAG_CONSOLE_LINGER:
+				linger_over(l);
 				break;
 			case TAG_HARNESS:
 				harness_session_read(l->harness, harness_send, l);
