@@ -43,7 +43,7 @@ size_t log_escape(char *out, size_t outlen, const char *in, size_t inlen);
 /* Makes the process's `stderr` stream wait at most LOG_STDERR_WAIT_MS for room: a reader that
  * stopped reading costs one wait, then lines are dropped (counted) until it reads again. Every
  * fprintf(stderr, ...) goes through it; call once at start. */
-#define LOG_STDERR_WAIT_MS 500
+#define LOG_STDERR_WAIT_MS 250
 void log_guard_stderr(void);
 /* Writes buf to fd as the guarded stderr does (exposed for tests). Returns false when the
  * bytes were dropped. */
