@@ -16,6 +16,13 @@ O ?= build/$(patsubst aarch64,arm64,$(ARCH))
 endif
 O       ?= build
 PREFIX  ?= /usr/local
+
+# On an x86_64 host with the cross compiler, the tests also cross-build the arm64 monitor,
+# nettest and unit tests into $(O)/arm64 and run them in the arm64 rig.
+ifeq ($(HOST_ARCH)-$(ARCH),x86_64-x86_64)
+ARM64_CROSS := $(if $(shell command -v aarch64-linux-gnu-gcc),arm64-cross)
+ARM64_UNIT := $(if $(ARM64_CROSS),unit-test-arm64)
+endif
 CFLAGS  ?= -O2 -g
 # Not overridable: the language and warning level the code is written for.
 BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE -I.
@@ -32,10 +39,14 @@ endif
 endif
 SANITIZE_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
-# Debian packages the build, the tests and the system-test rig need (`make deps`).
+# Debian packages the build, the tests and the system-test rig need (`make deps`). The arm64
+# rig (tests/system, --arch arm64) adds QEMU's arm64 machine and a cross compiler for its
+# static L1 helpers; its arm64 kernel, busybox and QEMU come as arm64 packages unpacked under
+# build/ (dpkg -x), for which `make deps` adds the arm64 architecture to dpkg.
 DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-dev \
 	libcriterion-dev clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio e2fsprogs kmod zstd xz-utils \
-	iproute2 iputils-ping procps lz4 python3 mmdebstrap
+	iproute2 iputils-ping procps lz4 python3 mmdebstrap \
+	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils libseccomp-dev:arm64 libfdt1:arm64
 
 # Generic code, then the one architecture's (arch/arch.h is the line between them).
 VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/$(ARCH)/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c) $(wildcard harness/*.c)
@@ -54,7 +65,7 @@ endif
 UNIT_LIB_OBJS := $(UNIT_LIB_SRCS:%.c=$(O)/obj/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/obj/%.o)
 
-.PHONY: fuzz sanitize all guests run bench test unit-test integration-test system-test install clean deps help \
+.PHONY: arm64-cross unit-test-arm64 fuzz sanitize all guests run bench test unit-test integration-test system-test system-test-arm64 install clean deps help \
 	board-rootfs board-test board-security-test
 
 all: $(O)/n90vmm guests $(O)/nettest $(O)/hostile-peer
@@ -66,10 +77,14 @@ $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -c -o $@ $<
 
-# The freestanding test guests of this architecture (tests/guest).
+# The freestanding test guests (tests/guest): on x86_64 the x86 ones and, when the cross
+# compiler is installed, the arm64 one in $(O)/guest/arm64; an arm64 build makes the arm64
+# one only.
 guests:
 ifeq ($(ARCH),x86_64)
 	$(MAKE) -C tests/guest O=$(abspath $(O))/guest
+else
+	$(MAKE) -C tests/guest ARCH=arm64 O=$(abspath $(O))/guest
 endif
 
 # The host half of the virtio-net tests (tests/integration/net-cases.sh, tests/bench).
@@ -82,19 +97,42 @@ $(O)/hostile-peer: tests/integration/hostile-peer.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -o $@ $<
 
-$(O)/unit-tests: $(UNIT_OBJS) $(LIB_OBJS) $(UNIT_LIB_OBJS)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(LDFLAGS) -o $@ $^ -lcriterion $(UNIT_LDLIBS) $(LDLIBS)
+# Cross-built unit tests link Criterion from the arm64 rig's sysroot (Debian's libcriterion3
+# unpacked by tests/system/fetch-qemu-arm64.sh; the headers are the host's libcriterion-dev).
+ifneq ($(ARCH),$(HOST_ARCH))
+ARM64_SYSROOT_LIB := $(abspath build/rig/arm64/qemu/sysroot/usr/lib/aarch64-linux-gnu)
+CRITERION := -L$(ARM64_SYSROOT_LIB) -l:libcriterion.so.3 -Wl,-rpath-link,$(ARM64_SYSROOT_LIB) \
+	-Wl,-rpath-link,$(abspath build/rig/arm64/qemu/sysroot/lib/aarch64-linux-gnu)
+else
+CRITERION := -lcriterion
+endif
 
-unit-test: $(O)/unit-tests guests
+$(O)/unit-tests: $(UNIT_OBJS) $(LIB_OBJS) $(UNIT_LIB_OBJS)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(LDFLAGS) -o $@ $^ $(CRITERION) $(UNIT_LDLIBS) $(LDLIBS)
+
+unit-test: $(O)/unit-tests guests $(ARM64_UNIT)
 	$(O)/unit-tests --jobs 2
 
-# Boots every test guest; on a host without a usable /dev/kvm the script runs itself inside
-# the system-test rig's L1 VM (real KVM under QEMU emulation).
-integration-test: all
+# The unit tests cross-built for arm64 and run in the arm64 rig's L1: the generic ones, arm64's
+# and the sandbox's, whose filters must hold for aarch64's syscall table (x86_64 hosts with
+# the cross compiler; an arm64 host runs them natively above).
+unit-test-arm64:
+	tests/system/fetch-qemu-arm64.sh
+	$(MAKE) ARCH=arm64 O=$(O)/arm64 $(O)/arm64/unit-tests
+	tests/unit/run-arm64.sh $(O)/arm64/unit-tests
+
+# Boots every test guest; the cases whose need this host's KVM does not meet (none at all, or
+# 1 GiB pages on kvm-pvm: `n90vmm --host-info`) run inside the system-test rig's L1 VM (real
+# KVM under QEMU emulation). N90_HOST_KVM=none|pvm|real takes the path of that kind of host.
+integration-test: all $(ARM64_CROSS)
 	tests/integration/run.sh $(O)
 
+# The arm64 monitor and nettest, for the arm64 test guest's cases in the arm64 rig.
+arm64-cross:
+	$(MAKE) ARCH=arm64 O=$(O)/arm64 $(O)/arm64/n90vmm $(O)/arm64/nettest
+
 # Boots the default guest (the StarryOS-shaped multiboot test guest, 4 vCPUs) on KVM: here if
-# /dev/kvm works, else inside the rig's L1 VM.
+# this host has a usable KVM (real or kvm-pvm), else inside the rig's L1 VM.
 run: all
 	tests/run-default-guest.sh $(O)
 
@@ -104,9 +142,29 @@ test: unit-test integration-test
 bench: all
 	tests/bench/run.sh $(O)
 
+# Both rigs by default on an x86_64 host (the arm64 one with the cross-built monitor);
+# RIG_ARCH=x86_64 or RIG_ARCH=arm64 runs one. On an arm64 host, the arm64 rig with this build.
+ifeq ($(HOST_ARCH),aarch64)
+RIG_ARCHES := arm64
+N90VMM_ARM64 := $(abspath $(O))/n90vmm
+else
+RIG_ARCHES := $(if $(RIG_ARCH),$(patsubst aarch64,arm64,$(RIG_ARCH)),x86_64 arm64)
+N90VMM_ARM64 := $(abspath build/arm64)/n90vmm
+endif
+
 system-test: all
-	tests/system/run.sh
+ifneq ($(filter x86_64,$(RIG_ARCHES)),)
+	tests/system/run.sh --arch x86_64
 	tests/system/suite-compare.sh
+endif
+ifneq ($(filter arm64,$(RIG_ARCHES)),)
+	$(if $(filter aarch64,$(HOST_ARCH)),,$(MAKE) ARCH=arm64 build/arm64/n90vmm)
+	N90VMM_ARM64=$(N90VMM_ARM64) tests/system/run.sh --arch arm64
+endif
+
+# The arm64 rig alone (RIG_ARCH=arm64 make system-test does the same).
+system-test-arm64:
+	$(MAKE) RIG_ARCH=arm64 system-test
 
 # The N90 board (board/n90, overlay/): a real Debian rootfs (mmdebstrap through this host's apt
 # sources) with the board's test script and security suite, and the suites run in it under
@@ -164,6 +222,7 @@ clean:
 	rm -rf $(O)/obj $(O)/n90vmm $(O)/unit-tests $(O)/guest
 
 deps:
+	dpkg --add-architecture arm64
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES)
 
@@ -172,8 +231,10 @@ help:
 	@echo "make run              boot the default test guest with n90vmm (on KVM, or in the rig)"
 	@echo "make test             unit tests + integration tests (boots the test guests)"
 	@echo "make unit-test        Criterion unit tests only"
-	@echo "make integration-test boot every test guest on KVM (rig fallback without /dev/kvm)"
-	@echo "make system-test      real Linux guests on real KVM inside QEMU (tests/system), then\n                      the crosscheck suite under QEMU and n90vmm, compared"
+	@echo "make integration-test boot every test guest on KVM (in the rig what this host's KVM cannot run)"
+	@echo "make system-test      real Linux guests on real KVM inside QEMU (tests/system): the x86_64\n                      rig, the crosscheck suite under QEMU and n90vmm compared, then the arm64\n                      rig with the cross-built arm64 monitor (RIG_ARCH=x86_64|arm64: one rig)"
+	@echo "make system-test-arm64  the arm64 rig alone"
+	@echo "make ARCH=arm64       cross-build the arm64 monitor into build/arm64/"
 	@echo "make board-test       the N90 board suite in its Debian rootfs (builds it: board/n90)"
 	@echo "make board-security-test  the guest security suite + the monitor's sandbox tests"
 	@echo "make bench            boot time and RSS, n90vmm vs QEMU on the same guest (JSON)"

@@ -9,14 +9,14 @@
 #   security-test  the guest security suite (n90-security.json) and the monitor's own
 #                  sandbox tests (seccomp filters, jail)
 #   help           this text
-# Without a usable /dev/kvm (this project's CI machines), n90vmm runs inside the system-test
-# rig's L1 VM, where KVM is real (docs/testing.md); `run` without CMD is interactive only on
-# a host with KVM.
+# On a host whose KVM cannot run the board's Linux kernel (no /dev/kvm, or kvm-pvm: `n90vmm
+# --host-info`, tests/lib/host-kvm.sh), n90vmm runs inside the system-test rig's L1 VM, where
+# KVM is real (docs/testing.md); `run` without CMD is interactive only on a host with real KVM.
 set -euo pipefail
 root=$(cd "$(dirname "$0")" && pwd)
 cd "$root"
 conf() { (set +u; . board/n90/board.conf; eval "echo \"\${$1}\""); }
-kvm_usable() { [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; }
+. tests/lib/host-kvm.sh
 need_built() {
 	for f in build/n90vmm "$(conf KERNEL)" "$(conf INITRD)" "$(conf ROOTFS)"; do
 		[ -f "$f" ] || { echo "quickstart-n90: $f is missing; run '$0 build-all' first" >&2; exit 1; }
@@ -44,10 +44,11 @@ run)
 		args+=(--no-stdin --boot-timeout "$(conf BOOT_TIMEOUT)" --command-timeout "$(conf COMMAND_TIMEOUT)"
 			--prompt "$(conf PROMPT)" --command "$*")
 	fi
-	if kvm_usable; then
+	host_kvm_init build/n90vmm
+	if host_kvm_can linux; then
 		exec build/n90vmm "${args[@]}" "$(conf KERNEL)"
 	fi
-	[ $# -gt 0 ] || { echo "quickstart-n90: no usable /dev/kvm here: give a command to run in the guest (it runs in the rig)" >&2; exit 1; }
+	[ $# -gt 0 ] || { echo "quickstart-n90: this host's KVM cannot run Linux ($(host_kvm_flavour): $(host_kvm_get reason)): give a command to run in the guest (it runs in the rig)" >&2; exit 1; }
 	# In the rig: the same command line with the files at L1 paths.
 	l1args=()
 	for i in "${!args[@]}"; do

@@ -48,7 +48,8 @@ int arch_create_devices(struct vm *vm, struct machine *m, struct console *consol
 /* One vCPU's architectural state (CPUID and MSRs; arm64 VCPU_INIT) and, for the boot vCPU,
  * its entry registers. */
 int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu);
-/* After every vCPU exists, before any runs (arm64: the GIC's final init). */
+/* After every vCPU exists, before the virtio devices and before any vCPU runs (arm64: the
+ * GIC's final init, which KVM needs before it takes irqfds). */
 int arch_vm_finalize(struct vm *vm);
 /* Counters of the architecture's own devices, for --stats. */
 void arch_print_stats(const struct vm *vm);

@@ -4,7 +4,8 @@
 Reads the board (board/NAME/board.conf) and the suite manifest (harness/suites/NAME.json,
 upstream's shape: name, default_timeout, cases[{name, path, args, timeout, allow_failure}]),
 keeps this shard's cases, runs them with harness/exec-cases.sh under the chosen hypervisor
-(inside the system-test rig's L1 when n90vmm needs KVM and this host has none), and writes
+(n90vmm inside the system-test rig's L1 when this host's KVM cannot run the kernel: no KVM, or
+kvm-pvm for Linux, as `n90vmm --host-info` says; QEMU with KVM or TCG by the same), and writes
 OUT/last_run.json (upstream's shape) and OUT/junit.xml. Exit status: 0 when no case failed
 (soft failures allowed), 1 when one did, 2 on bad usage or a run that produced no results.
 """
@@ -78,16 +79,56 @@ def shard(cases, spec):
     return cases[k - 1 :: n]
 
 
-def kvm_usable():
+def host_info(n90vmm):
+    """What this host's KVM can do: `n90vmm --host-info` (N90_HOST_KVM=none|pvm|real forces it)."""
     try:
-        fd = os.open("/dev/kvm", os.O_RDWR)
-        os.close(fd)
-        return True
-    except OSError:
-        return False
+        proc = subprocess.run([n90vmm, "--host-info"], stdout=subprocess.PIPE, text=True, check=True)
+        return json.loads(proc.stdout)
+    except (OSError, subprocess.CalledProcessError, ValueError) as e:
+        fail(f"cannot ask '{n90vmm} --host-info' what this host's KVM can do: {e}")
+
+
+def kernel_need(path):
+    """'any' for a multiboot kernel (StarryOS: every KVM runs it), 'linux' otherwise."""
+    with open(path, "rb") as f:
+        head = f.read(8192)
+    for off in range(0, len(head) - 11, 4):
+        magic, flags, checksum = (int.from_bytes(head[off + i:off + i + 4], "little") for i in (0, 4, 8))
+        if magic == 0x1BADB002 and (magic + flags + checksum) & 0xFFFFFFFF == 0:
+            return "any"
+    return "linux"
+
+
+def host_can(info, need):
+    if need == "linux":
+        return bool(info.get("linux_ok"))
+    return info.get("flavour", "none") != "none"
+
+
+def qemu_kvm_cpu(n90vmm):
+    """The -cpu model QEMU with KVM accepts here, from the scripts' one helper
+    (tests/lib/host-kvm.sh): plain host aborts on kvm-pvm (MSR 0x10a)."""
+    helper = os.path.join(ROOT, "tests", "lib", "host-kvm.sh")
+    try:
+        proc = subprocess.run(["sh", "-c", '. "$0" && host_kvm_init "$1" && qemu_kvm_cpu', helper, n90vmm],
+                              stdout=subprocess.PIPE, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        fail(f"tests/lib/host-kvm.sh: {e}")
+    return proc.stdout.strip()
 
 
 def run_cases(args, board, plan_path, out):
+    info = host_info(args.n90vmm)
+    need = kernel_need(args.kernel)
+    here = host_can(info, need)
+    args.where = "host" if here or args.hypervisor != "n90vmm" else "rig-l1"
+    args.host_kvm = info.get("flavour", "none")
+    if args.hypervisor == "n90vmm":
+        plan = "n90vmm runs " + ("here" if here else "in the rig's L1")
+    else:
+        plan = f"{args.hypervisor} uses " + ("KVM" if here else "TCG")
+    print(f"run_board_tests: this host's KVM: {args.host_kvm} ({info.get('reason', '?')}); the kernel needs "
+          f"{'real KVM (Linux)' if need == 'linux' else 'any KVM'}: {plan}", file=sys.stderr)
     env = dict(os.environ)
     env.update(
         HYPERVISOR=args.hypervisor,
@@ -102,13 +143,14 @@ def run_cases(args, board, plan_path, out):
         BOOT_TIMEOUT=str(args.boot_timeout),
         PROMPT=board.get("PROMPT", "starry:~# "),
         JOBS=str(args.jobs),
-        QEMU_ACCEL="kvm" if kvm_usable() else "tcg",
+        QEMU_ACCEL="kvm" if here else "tcg",
+        QEMU_CPU=qemu_kvm_cpu(args.n90vmm) if here and args.hypervisor == "qemu" else "max",
         N90VMM=args.n90vmm,
     )
     exec_cases = os.path.join(ROOT, "harness", "exec-cases.sh")
-    if args.hypervisor == "n90vmm" and not kvm_usable():
-        # No KVM here: the whole batch runs in one L1 session of the rig, with the files at
-        # fixed L1 paths and the settings passed as `env` words.
+    if args.where == "rig-l1":
+        # This host's KVM cannot run the kernel: the whole batch runs in one L1 session of the
+        # rig (real KVM), with the files at fixed L1 paths and the settings passed as `env` words.
         files = {"/bt/n90vmm": args.n90vmm, "/bt/exec-cases.sh": exec_cases, "/bt/plan": plan_path,
                  "/bt/kernel": args.kernel}
         l1env = {k: env[k] for k in ("HYPERVISOR", "CMDLINE", "CPUS", "MEMORY_MB", "PROFILE", "NET",
@@ -249,6 +291,8 @@ def main():
         "arch": "x86_64",
         "board": args.board,
         "hypervisor": args.hypervisor,
+        "where": getattr(args, "where", "host"),
+        "host_kvm": getattr(args, "host_kvm", None),
         "shard": args.shard or "1/1",
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": finished.isoformat(timespec="seconds"),
@@ -266,7 +310,7 @@ def main():
     for r in results:
         extra = f"  ({r['error']})" if r.get("error") else ""
         print(f"{r['status']:<12} {r['name']:<24} exit {r['exit_code']}{extra}")
-    print(f"{suite['name']} on {args.board} under {args.hypervisor}: {run['passed']} passed, {run['failed']} failed, "
+    print(f"{suite['name']} on {args.board} under {args.hypervisor} ({run['where']}): {run['passed']} passed, {run['failed']} failed, "
           f"{run['soft_failed']} soft-failed; results in {out}/last_run.json")
     if any("error" in r for r in results) and not any(r["exit_code"] is not None for r in results):
         sys.exit(2)

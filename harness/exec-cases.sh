@@ -1,13 +1,14 @@
 #!/bin/sh
 # Runs a suite's cases, one guest boot per case, under one hypervisor; the suite runner
 # (run_board_tests.sh) writes the plan and reads the results. POSIX sh on purpose: on a host
-# without /dev/kvm it runs inside the system-test rig's L1 (busybox).
+# whose KVM cannot run the guest it runs inside the system-test rig's L1 (busybox).
 #
 # usage: exec-cases.sh PLAN OUTDIR
 #   PLAN: one case per line, NAME<TAB>TIMEOUT_SEC<TAB>SHELL COMMAND
 #   environment: HYPERVISOR (n90vmm|qemu|crosvm), N90VMM (the binary; also the client for
 #   qemu/crosvm), KERNEL, INITRD, ROOTFS (read-only for every case, so cases can run in
 #   parallel), CMDLINE, CPUS, MEMORY_MB, PROFILE, NET, BOOT_TIMEOUT, PROMPT, JOBS, QEMU_ACCEL
+#   (kvm|tcg), QEMU_CPU (default max; with kvm, a model this host accepts: board_tests.py)
 # For each case it prints `CASE-JSON NAME JSON` (n90vmm's --result-json, one line) and
 # `CASE-END NAME EXIT_STATUS`; the console goes to OUTDIR/NAME.console.
 plan=$1 out=$2
@@ -36,7 +37,7 @@ run_case() { # NAME TIMEOUT COMMAND
 		# Under TCG on a loaded host the guest's PIT calibration of the TSC fails and
 		# Linux can hang in early boot (seen 2 in 8 boots); give it the TSC rate instead.
 		[ "$accel" = tcg ] && append="$append tsc_early_khz=2000000"
-		q="exec qemu-system-x86_64 -accel $accel -cpu max -M microvm -smp $CPUS -m $MEMORY_MB"
+		q="exec qemu-system-x86_64 -accel $accel -cpu ${QEMU_CPU:-max} -M microvm -smp $CPUS -m $MEMORY_MB"
 		q="$q -nodefaults -no-user-config -nographic -no-reboot -serial unix:$sock"
 		q="$q -kernel '$KERNEL' -append '$append'"
 		[ -n "$INITRD" ] && q="$q -initrd '$INITRD'"

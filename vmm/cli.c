@@ -132,6 +132,7 @@ void cli_print_help(void)
 	       "      --gid ID|NAME     and this group (default with --uid: the user's group)\n"
 	       "  -v, --verbose         log boot steps, port 0x80 codes and unclaimed accesses\n"
 	       "      --features        list the features built into this binary\n"
+	       "      --host-info       what this host's KVM can do, as JSON (alone; exit 0)\n"
 	       "  -h, --help            this text\n"
 	       "  -V, --version         version\n\n"
 	       "Also: n90vmm stop SOCKET; n90vmm run <crosvm flags> KERNEL (docs/crosvm-compat.md).\n"

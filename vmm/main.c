@@ -22,6 +22,7 @@
 #include "vmm/crosvm_cli.h"
 #include "vmm/exit_status.h"
 #include "vmm/files.h"
+#include "vmm/host_info.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 #include "vmm/sandbox.h"
@@ -440,6 +441,8 @@ static int run_vm(const struct vm_config *cfg)
 		goto out_vm;
 	if ((status = machine_open_backends(&machine, &vm)))
 		goto out_vm;
+	/* Learns the host's KVM flavour; one warning line for Linux on kvm-pvm. */
+	host_info_before_boot(kernel.data, kernel.size, cfg->kernel_path);
 	status = EXIT_SETUP;
 	if (vm_open_kvm(&vm, choice.vm_type) < 0 || arch_vm_init(&vm) < 0)
 		goto out_vm;
@@ -493,13 +496,14 @@ static int run_vm(const struct vm_config *cfg)
 		console.tap = harness_session_tap;
 		console.tap_opaque = &harness;
 	}
-	if (arch_create_devices(&vm, &machine, &console) < 0 || machine_create_virtio(&machine, &vm, &console) < 0 ||
-	    vm_create_vcpus(&vm) < 0)
+	/* vCPUs before the virtio devices: an arm64 GIC is initialised only once every vCPU
+	 * exists, and KVM takes irqfds only on an initialised interrupt controller. */
+	if (arch_create_devices(&vm, &machine, &console) < 0 || vm_create_vcpus(&vm) < 0)
 		goto out_console;
 	for (unsigned int i = 0; i < vm.ncpus; i++)
 		if (arch_vcpu_init(&vm, &vm.vcpus[i]) < 0)
 			goto out_console;
-	if (arch_vm_finalize(&vm) < 0)
+	if (arch_vm_finalize(&vm) < 0 || machine_create_virtio(&machine, &vm, &console) < 0)
 		goto out_console;
 	free(kernel.data);
 	free(initrd.data);
@@ -612,6 +616,9 @@ int main(int argc, char **argv)
 			return status;
 		goto parsed;
 	}
+	/* What this host's KVM can do, as JSON (docs/testing.md); a report: exit 0 without KVM. */
+	if (argc == 2 && strcmp(argv[1], "--host-info") == 0)
+		return host_info_main();
 	if (argc > 1 && strcmp(argv[1], "stop") == 0) {
 		if (argc != 3) {
 			log_user("n90vmm: usage: n90vmm stop SOCKET (the --socket path of the VM to stop)");

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vmm/exit_status.h"
+#include "vmm/host_info.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 #include "vmm/sandbox.h"
@@ -355,6 +356,9 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 			log_err("vCPU %u: KVM internal error, suberror %u%s", vcpu->index, run->internal.suberror,
 				run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? " (instruction emulation failed)"
 										       : "");
+			if (host_info_flavour() == HOST_KVM_PVM)
+				log_err("vCPU %u: this is the host's KVM, kvm-pvm (a software KVM), failing at what the "
+					"guest did, not n90vmm; an unmodified Linux kernel does not run on it", vcpu->index);
 			vcpu_dump(vcpu);
 		}
 		vm_request_stop(vm, (enum vm_stop_reason)reason);

@@ -191,9 +191,8 @@ static void add_pci(struct fdt_writer *w, const struct machine_layout *l)
 static void add_virtio_mmio(struct fdt_writer *w, const struct machine_layout *l, unsigned int n)
 {
 	char name[40];
-	/* Linux registers platform devices in reverse node order; listing the slots backwards
-	 * makes /dev/vda the first disk, as on the PCI transport. */
-	for (unsigned int i = n; i-- > 0;) {
+	/* Linux probes the nodes in this order, so slot 0 becomes /dev/vda, as on PCI. */
+	for (unsigned int i = 0; i < n; i++) {
 		uint64_t addr = machine_virtio_mmio_addr(l, i);
 		node_name(name, sizeof(name), "virtio_mmio", addr);
 		begin(w, name);

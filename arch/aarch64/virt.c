@@ -16,6 +16,7 @@
 #include "arch/aarch64/image.h"
 #include "vmm/console.h"
 #include "vmm/exit_status.h"
+#include "vmm/host_info.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 
@@ -38,6 +39,11 @@ const char arch_name[] = "aarch64";
 const char arch_kernel_formats[] = "arm64 Image";
 const char *const arch_features[] = { "aarch64", "arm64-image", "fdt", "gicv3", "psci", "pl031", "pkvm-shim", NULL };
 const char arch_serial_earlycon[] = "uart8250,mmio,0x3f8";
+
+void arch_host_kvm_gather(int fd, struct host_kvm_facts *facts, bool probe)
+{
+	(void)fd, (void)facts, (void)probe; /* no kvm-pvm on arm64: the generic facts decide */
+}
 
 const char *arch_profile_name(unsigned int index)
 {

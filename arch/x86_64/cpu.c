@@ -8,6 +8,7 @@
 #include <seccomp.h>
 #include <sys/ioctl.h>
 
+#include "vmm/host_info.h"
 #include "vmm/log.h"
 #include "vmm/sandbox.h"
 #include "arch/x86_64/pc.h"
@@ -216,8 +217,25 @@ static void x86_vcpu_dump(struct vcpu *vcpu)
 		s.gdt.limit, (unsigned long long)s.idt.base, s.idt.limit);
 }
 
+/* kvm-pvm delivers exceptions in software and reports one that cannot be delivered as an
+ * emulation failure; with no IDT gate at all that is a shutdown on hardware (a triple
+ * fault). Only ever on kvm-pvm: real KVM reports KVM_EXIT_SHUTDOWN itself. */
+static int x86_internal_error(struct vcpu *vcpu)
+{
+	struct kvm_sregs s;
+	if (host_info_flavour() != HOST_KVM_PVM || vcpu->run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION ||
+	    ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0 || !host_idt_holds_no_gate(s.cr0, s.efer, s.idt.limit))
+		return VM_STOP_KVM_ERROR;
+	log_err("vCPU %u: triple fault (kvm-pvm reported an emulation failure delivering an exception through an "
+		"IDT that holds no gate)",
+		vcpu->index);
+	x86_vcpu_dump(vcpu);
+	return VM_STOP_TRIPLE_FAULT;
+}
+
 const struct vcpu_exit_ops x86_exit_ops = {
 	.dump = x86_vcpu_dump,
+	.internal_error = x86_internal_error,
 };
 
 /* The x86 vCPU thread reads registers for its crash dump. */

@@ -1,5 +1,5 @@
 #!/bin/sh
-# virtio-blk benchmark cases, run where /dev/kvm works (the host, or the rig's L1 VM): the test
+# virtio-blk benchmark cases, run where KVM runs the test guest (the host, or the rig's L1 VM): the test
 # guest's bench= mode (tests/guest/virtio_blk.c) issues N random 4 KiB requests, 8 in flight,
 # polled, against the same raw image under n90vmm (virtio-pci and virtio-mmio) and QEMU
 # (q35 + virtio-blk-pci, microvm + virtio-mmio version 2). Time is taken twice: by the guest
@@ -13,7 +13,8 @@ limit=120 # per run: a hung guest costs one run, not the session
 img=${TMPDIR:-/tmp}/n90-bench-blk.$$.img
 stat=${TMPDIR:-/tmp}/n90-bench-blk.$$.stat
 dd if=/dev/zero of="$img" bs=1M count=64 2>/dev/null
-qemu_common="-accel kvm -cpu host,-arch-capabilities -smp 1 -m 256 -nodefaults -nographic -no-reboot
+# QEMU_ACCEL: QEMU's accelerator and CPU (run.sh: from tests/lib/host-kvm.sh).
+qemu_common="${QEMU_ACCEL:--accel kvm -cpu host,-arch-capabilities} -smp 1 -m 256 -nodefaults -nographic -no-reboot
 	-monitor none -serial stdio -drive id=d0,file=$img,format=raw,if=none"
 
 # emit LABEL: the guest's BENCH line from stdin, labelled, with the host's time of the loop.

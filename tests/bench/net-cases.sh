@@ -1,5 +1,5 @@
 #!/bin/sh
-# virtio-net benchmark cases, run where /dev/kvm works (the host, or the rig's L1 VM): the test
+# virtio-net benchmark cases, run where KVM runs the test guest (the host, or the rig's L1 VM): the test
 # guest's bench=net mode (tests/guest/virtio_net.c) on a tap in a network namespace of its own
 # (tests/integration/net-cases.sh), under n90vmm (virtio-pci and virtio-mmio) and QEMU (q35 +
 # virtio-net-pci, modern, vhost off: the same userspace tap path as n90vmm's; no iPXE ROM). nettest --bench
@@ -11,11 +11,8 @@
 netcases=$1 nettest=$2 n90=$3 qemu=$4 qdata=$5 guest=$6 runs=$7 bytes=$8
 limit=120 # per run: a hung guest costs one run, not the session
 log=${TMPDIR:-/tmp}/n90-bench-net.$$.log
-if [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; then
-	qaccel="-accel kvm -cpu host,-arch-capabilities"
-else
-	qaccel="-accel tcg -cpu max"
-fi
+# QEMU_ACCEL: QEMU's accelerator and CPU (run.sh: from tests/lib/host-kvm.sh).
+qaccel=${QEMU_ACCEL:--accel kvm -cpu host,-arch-capabilities}
 qemu_common="$qaccel -smp 1 -m 256 -nodefaults -nographic -no-reboot -monitor none -serial stdio
 	-netdev tap,id=n0,ifname=n90tap0,script=no,downscript=no,vhost=off"
 

@@ -3,8 +3,8 @@
 # and QEMU (microvm and q35) booting the same test guest, several runs each, and 4 KiB
 # virtio-blk requests per second (blk-cases.sh), written as JSON to build/bench/boot.json with
 # the median per monitor, and virtio-net frames/s and MB/s each way (net-cases.sh). On a host
-# without a usable /dev/kvm
-# the runs happen inside the rig's L1 VM, where KVM is itself emulated: those figures compare
+# whose KVM cannot run the test guest (tests/lib/host-kvm.sh: none, or N90_HOST_KVM=none) the
+# runs happen inside the rig's L1 VM, where KVM is itself emulated: those figures compare
 # the monitors with each other, not with bare metal.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,8 +17,13 @@ mkdir -p "$out"
 gcc -O2 -Wall -Wextra -Werror -o "$out/runstat" "$root/tests/bench/runstat.c"
 
 qemu=$(command -v qemu-system-x86_64)
-if [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; then
+. "$root/tests/lib/host-kvm.sh"
+host_kvm_init "$build/n90vmm"
+if host_kvm_can any; then
 	where=host
+	# QEMU with KVM and a CPU model this host accepts (plain host aborts on kvm-pvm).
+	QEMU_ACCEL="-accel kvm -cpu $(qemu_kvm_cpu)"
+	export QEMU_ACCEL
 	"$root/tests/bench/boot-cases.sh" "$out/runstat" "$build/n90vmm" "$qemu" /usr/share/qemu \
 		"$build/guest/mb.bin" "$runs" >"$out/boot-runs.txt"
 	"$root/tests/bench/blk-cases.sh" "$out/runstat" "$build/n90vmm" "$qemu" /usr/share/qemu "$build/guest/mb.bin" "$runs" \
@@ -44,6 +49,7 @@ else
 	# normally takes about 4 minutes (2 of them the net cases) gets 12, and two more attempts.
 	# BENCH-SESSION marks each L1 attempt: if l1.sh retries, only the last attempt's runs count.
 	# Then the net cases; iproute2 and iputils by absolute path (L1's busybox sh prefers its applets).
+	# (QEMU_ACCEL unset in L1: the cases' default, KVM with host,-arch-capabilities.)
 	printf '#!/bin/sh\necho BENCH-SESSION\n/b/boot-cases.sh /b/runstat /b/n90vmm /b/qemu /b/qemu-data /b/mb.bin %s\n/b/blk-cases.sh /b/runstat /b/n90vmm /b/qemu /b/qemu-data /b/mb.bin %s %s\nIP=/b/bin/ip PING=/b/bin/ping /b/net-cases.sh /b/net-case.sh /b/nettest /b/n90vmm /b/qemu /b/qemu-data /b/mb.bin %s %s\n' \
 		"$runs" "$runs" "$blk_requests" "$runs" "$net_bytes" >"$out/l1-cases.sh"
 	chmod +x "$out/l1-cases.sh"

@@ -12,7 +12,9 @@
 #
 # Environment: QEMU (default qemu-system-x86_64), QEMU_MACHINE (default q35;
 # pc and microvm boot every form too), QEMU_MEM (MiB, default 256),
-# TIMEOUT (seconds, default 60), QEMU_EXTRA (more QEMU options, e.g. -nodefaults and a disk).
+# TIMEOUT (seconds, default 60), QEMU_EXTRA (more QEMU options, e.g. -nodefaults and a disk),
+# QEMU_ACCEL (e.g. "-accel tcg -cpu max"; default: KVM when this host can run a guest
+# needing QEMU_NEED, any or 1g, else TCG: tests/lib/host-kvm.sh).
 #
 # Normalization: \r removed, everything before the first
 # "n90 test guest:" (firmware noise, also on that line) dropped.
@@ -37,12 +39,14 @@ if [ ! -r "$guest" ]; then
 	exit 2
 fi
 
-# KVM only if /dev/kvm is a character device that can really be opened
-# read/write (the -c test matters: "<>" would create a missing file).
-if [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; then
-	accel="-accel kvm -cpu host,-arch-capabilities"
-else
-	accel="-accel tcg -cpu max"
+# QEMU_ACCEL, or what tests/lib/host-kvm.sh says for a guest that needs QEMU_NEED (any KVM,
+# or 1g: 1 GiB pages): KVM with a CPU model this host accepts, or TCG.
+accel=${QEMU_ACCEL:-}
+if [ -z "$accel" ]; then
+	here=$(cd "$(dirname "$0")" && pwd)
+	. "$here/../lib/host-kvm.sh"
+	host_kvm_init "${N90VMM:-$here/../../build/n90vmm}"
+	accel=$(qemu_accel "${QEMU_NEED:-any}")
 fi
 
 tmp=$(mktemp -d)

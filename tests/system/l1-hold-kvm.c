@@ -2,7 +2,10 @@
  * every CPU when the first VM is created and off again when the last one closes
  * (hardware_enable_all / hardware_disable_all, IPIs to every CPU). Under QEMU's TCG such an
  * IPI has been seen never to be answered: L1 then sits in a soft lockup in kvm_destroy_vm
- * until the rig's timeout. With a VM always open, the n90vmm runs never trigger them. */
+ * until the rig's timeout. With a VM always open, the n90vmm runs never trigger them.
+ * Architecture-neutral; L1's init starts it only where the kernel lacks
+ * kvm.enable_virt_at_load=Y (Linux 6.12+ turns virtualisation on once, when KVM loads, and
+ * never sends those IPIs: the arm64 rig's kernel). */
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <stdio.h>

@@ -1,8 +1,25 @@
 #!/bin/sh
 # Runs the rig's scenarios inside L1 (busybox sh), one n90vmm boot of Debian's kernel each,
-# and prints one verdict line per scenario:  SCENARIO <name> <pass|FAIL|not-built> <seconds>
-# usage: l1-scenarios.sh DIR [NAME...]  (DIR holds n90vmm, vmlinuz, vmlinux, l2.cpio.gz,
-#                               rootfs.ext4, e2fsck, debugfs; NAMEs: run only those scenarios)
+# and prints one verdict line per scenario:  SCENARIO <name> <pass|FAIL|STALL|not-built> <seconds>
+# STALL: the scenario failed because a guest never finished (n90vmm's --timeout fired, as when
+# an L2 stalls at its first instructions under TCG); run.sh retries it once in a fresh L1.
+# The same scenarios on both rigs; what differs by architecture is set below.
+# usage: l1-scenarios.sh DIR [NAME...]  (DIR holds n90vmm, the kernel (vmlinuz and vmlinux on
+#                               x86, Image on arm64), l2.cpio.gz, rootfs.ext4, e2fsck,
+#                               debugfs; NAMEs: run only those scenarios; l1-scenario-lib.sh
+#                               and, on arm64, l1-scenarios-arm64.sh beside this script)
+# RIG_FAKE_STALL=NAME (environment): NAME reports a stall without running (tests run.sh's retry).
+# l1-scenarios.sh --list ARCH (on the host): the scenarios ARCH's rig runs, one a line.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/l1-scenario-lib.sh"
+listing=
+if [ "${1:-}" = --list ]; then
+	# Only the names: every scenario() call prints one and runs nothing.
+	arch=$2 listing=1
+	set -- /
+else
+	arch=$(uname -m)
+fi
 d=$1
 shift
 # A scenario's reader that went away (a VM that ended early) fails that scenario; it must not
@@ -10,46 +27,37 @@ shift
 trap '' PIPE
 only=" $* "
 cd "$d" || exit 1
-features=$(./n90vmm --features 2>/dev/null)
-base="console=ttyS0 panic=-1 quiet"
-now() { cut -d' ' -f1 /proc/uptime; }
-has() { echo "$features" | grep -qx "$1"; }
-
-verdict() { # NAME VERDICT START
-	echo "SCENARIO $1 $2 $(awk -v a="$3" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')"
-}
-
-# scenario NAME FEATURE... : runs the function run_NAME when every feature is built (and
-# NAME is not in RIG_SKIP: the long ones run in L1 sessions of their own, tests/system/run.sh).
-scenario() {
-	name=$1
-	shift
-	[ "$only" = "  " ] || case $only in *" $name "*) ;; *) return ;; esac
-	case " ${RIG_SKIP:-} " in *" $name "*) return ;; esac
-	for f in "$@"; do
-		if ! has "$f"; then
-			echo "SCENARIO $name not-built 0"
-			return
-		fi
-	done
-	start=$(now)
-	echo "=== $name"
-	if "run_$(echo "$name" | tr - _)" >"$name.log" 2>&1; then
-		v=pass
-	else
-		v=FAIL
-	fi
-	# The whole log goes to the console (the host splits it per scenario), the verdict last.
-	sed 's/^/    | /' "$name.log"
-	verdict "$name" "$v" "$start"
-}
+[ -x ./n90vmm ] && features=$(./n90vmm --features 2>/dev/null)
+[ -n "$listing" ] && scenario() { echo "$1"; }
+if [ "$arch" = aarch64 ] || [ "$arch" = arm64 ]; then
+	# crosvm-arm64: an Image, 2 GiB at least, the rootfs the second disk (an empty one goes
+	# first when only one is given), virtio-pci on INTx through the GIC (no ITS).
+	kernel=Image mem= guest_mib=2048 crosvm_mem=2048 rootdev=vdb pci_irq='GICv3.*virtio' smp_feature=psci
+	[ -x ./qemu-system-aarch64 ] && features="$features
+qemu"
+	features="$features
+rig"
+	. "$here/l1-scenarios-arm64.sh"
+else
+	kernel=vmlinuz mem="-m 512" guest_mib=512 crosvm_mem=512 rootdev=vda pci_irq='PCI-MSI' smp_feature=acpi
+fi
+# rootdev: the disk l2-init.sh mounts or reads; guest_mib: the guest RAM $mem gives.
+base="console=ttyS0 panic=-1 quiet rootdev=$rootdev"
 
 boot() { # n90vmm with a timeout; console to stdout
-	./n90vmm --no-stdin --timeout 120 -m 512 "$@"
+	# shellcheck disable=SC2086 # $mem is an option or nothing
+	./n90vmm --no-stdin --timeout 120 $mem "$@"
 }
 
 run_linux_bzimage_initrd() {
 	boot -p "$base scenario=none" -i l2.cpio.gz vmlinuz >out.txt 2>&1
+	rc=$?
+	cat out.txt
+	[ $rc -eq 0 ] && grep -q 'L2-USERSPACE-OK' out.txt
+}
+
+run_linux_image_initrd() {
+	boot --stats -p "$base scenario=none" -i l2.cpio.gz Image >out.txt 2>&1
 	rc=$?
 	cat out.txt
 	[ $rc -eq 0 ] && grep -q 'L2-USERSPACE-OK' out.txt
@@ -63,7 +71,7 @@ run_linux_pvh_vmlinux() {
 }
 
 run_linux_smp_2cpu() {
-	boot -c 2 -p "$base scenario=none" -i l2.cpio.gz vmlinuz >out.txt 2>&1
+	boot -c 2 -p "$base scenario=none" -i l2.cpio.gz "$kernel" >out.txt 2>&1
 	rc=$?
 	cat out.txt
 	[ $rc -eq 0 ] && grep -q 'L2-USERSPACE-OK scenario=none cpus=2' out.txt
@@ -78,22 +86,22 @@ rootfs_checks() { # the guest's file is on the host side, and the filesystem is 
 # its init writes a file there.
 blk_rootfs() { # TRANSPORT [EXTRA CMDLINE]
 	cp rootfs.ext4 rootfs-copy.ext4
-	boot --virtio-transport "$1" -p "$base scenario=blk-rootfs ${2:-}" -i l2.cpio.gz vmlinuz rootfs-copy.ext4 \
+	boot --virtio-transport "$1" -p "$base scenario=blk-rootfs ${2:-}" -i l2.cpio.gz "$kernel" rootfs-copy.ext4 \
 		>out.txt 2>&1
 	rc=$?
 	cat out.txt
-	[ $rc -eq 0 ] && grep -q 'L2-ROOTFS-INIT-OK root=/dev/vda' out.txt && rootfs_checks
+	[ $rc -eq 0 ] && grep -q "L2-ROOTFS-INIT-OK root=/dev/$rootdev" out.txt && rootfs_checks
 }
 
 run_virtio_blk_mmio_rootfs() { blk_rootfs mmio; }
-run_virtio_blk_pci_rootfs() { blk_rootfs pci && grep -q 'L2-IRQ.*PCI-MSI' out.txt; }
+run_virtio_blk_pci_rootfs() { blk_rootfs pci && grep -q "L2-IRQ.*$pci_irq" out.txt; }
 # pci=nomsi: Linux finds the pin's GSI in the DSDT's _PRT and the disk interrupts on a
 # level-triggered IOAPIC line (KVM resample irqfd) instead of MSI-X.
 run_virtio_blk_pci_intx() { blk_rootfs pci pci=nomsi && grep -q 'L2-IRQ.*IO-APIC.*fasteoi.*virtio' out.txt; }
 
 run_virtio_blk_readonly() {
 	before=$(md5sum <rootfs.ext4 | cut -d' ' -f1)
-	boot --virtio-transport mmio --disk rootfs.ext4,ro -p "$base scenario=blk-readonly" -i l2.cpio.gz vmlinuz \
+	boot --virtio-transport mmio --disk rootfs.ext4,ro -p "$base scenario=blk-readonly" -i l2.cpio.gz "$kernel" \
 		>out.txt 2>&1
 	rc=$?
 	cat out.txt
@@ -107,8 +115,9 @@ run_hvc0_console() {
 	# Input goes in only once the guest says it reads hvc0 (a tty drops input nobody has open).
 	rm -f hvc.in
 	mkfifo hvc.in
-	./n90vmm --timeout 120 -m 512 --console virtio --virtio-transport mmio \
-		-p "$base scenario=hvc0" -i l2.cpio.gz vmlinuz <hvc.in >out.txt 2>&1 &
+	# shellcheck disable=SC2086
+	./n90vmm --timeout 120 $mem --console virtio --virtio-transport mmio \
+		-p "$base scenario=hvc0" -i l2.cpio.gz "$kernel" <hvc.in >out.txt 2>&1 &
 	pid=$!
 	exec 3>hvc.in
 	i=0
@@ -127,8 +136,9 @@ run_hvc0_console() {
 run_harness_command() {
 	# Several commands in one boot, each status exact; the last one's is the exit status.
 	printf '%s\n' 'true' 'false' 'sh -c "exit 42"' 'echo {\"answer\": 42}' 'sh -c "exit 255"' >script.txt
-	./n90vmm --timeout 120 -m 512 -p "$base scenario=harness" -i l2.cpio.gz --script script.txt \
-		--boot-timeout 60 --result-json result.json vmlinuz >payload.txt 2>console.txt
+	# shellcheck disable=SC2086
+	./n90vmm --timeout 120 $mem -p "$base scenario=harness" -i l2.cpio.gz --script script.txt \
+		--boot-timeout 60 --result-json result.json "$kernel" >payload.txt 2>console.txt
 	rc=$?
 	cat console.txt result.json payload.txt
 	[ $rc -eq 255 ] || { echo "script: exit status $rc, expected 255"; return 1; }
@@ -136,14 +146,16 @@ run_harness_command() {
 		{ echo "script: statuses missing from result.json"; return 1; }
 	grep -qx '{"answer": 42}' payload.txt || { echo "script: JSON payload missing"; return 1; }
 	# Strict markers and a single command.
-	./n90vmm --timeout 120 -m 512 -p "$base scenario=harness" -i l2.cpio.gz --strict --command 'echo hi; exit_code=7; (exit $exit_code)' \
-		vmlinuz >payload.txt 2>console.txt
+	# shellcheck disable=SC2086
+	./n90vmm --timeout 120 $mem -p "$base scenario=harness" -i l2.cpio.gz --strict --command 'echo hi; exit_code=7; (exit $exit_code)' \
+		"$kernel" >payload.txt 2>console.txt
 	rc=$?
 	[ $rc -eq 7 ] && grep -qx hi payload.txt || { echo "strict: exit status $rc, payload $(cat payload.txt)"; return 1; }
 	# A hung command: 124 within the timeout plus a second, with its output so far.
 	t0=$(now)
-	./n90vmm --timeout 120 -m 512 -p "$base scenario=harness" -i l2.cpio.gz --command 'echo started; sleep 600' \
-		--command-timeout 3 --result-json hung.json vmlinuz >payload.txt 2>console.txt
+	# shellcheck disable=SC2086
+	./n90vmm --timeout 120 $mem -p "$base scenario=harness" -i l2.cpio.gz --command 'echo started; sleep 600' \
+		--command-timeout 3 --result-json hung.json "$kernel" >payload.txt 2>console.txt
 	rc=$?
 	t1=$(now)
 	# The issue's bound: 124 within the command timeout plus one second, measured by n90vmm
@@ -158,8 +170,9 @@ run_sandbox() {
 	# works under it (all other scenarios run with the sandbox on, the default, too). This
 	# one also jails the process: chroot into an empty directory, uid/gid nobody.
 	mkdir -p /tmp/jail && chmod 0755 /tmp/jail
-	./n90vmm --timeout 120 -m 512 -c 2 -p "$base scenario=harness" -i l2.cpio.gz --command 'sleep 4' \
-		--jail /tmp/jail --uid 65534 --gid 65534 vmlinuz rootfs.ext4 >payload.txt 2>console.txt &
+	# shellcheck disable=SC2086
+	./n90vmm --timeout 120 $mem -c 2 -p "$base scenario=harness" -i l2.cpio.gz --command 'sleep 4' \
+		--jail /tmp/jail --uid 65534 --gid 65534 "$kernel" rootfs.ext4 >payload.txt 2>console.txt &
 	pid=$!
 	i=0
 	while [ $i -lt 600 ] && ! grep -q 'sleep 4' console.txt; do
@@ -191,7 +204,7 @@ run_sandbox() {
 run_crosvm_runner() {
 	ln -sf n90vmm crosvm
 	./n90vmm harness --listen "unix:$PWD/runner.sock" --boot-timeout 60 --command 'uname -s; sh -c "exit 5"' \
-		--launch "./crosvm run --cpus 2 --mem 512 --serial type=unix-stream,path=$PWD/runner.sock,hardware=serial,num=1,console=true -p 'panic=-1 quiet scenario=harness' -i l2.cpio.gz vmlinuz" \
+		--launch "./crosvm run --cpus 2 --mem $crosvm_mem --serial type=unix-stream,path=$PWD/runner.sock,hardware=serial,num=1,console=true -p 'panic=-1 quiet scenario=harness' -i l2.cpio.gz $kernel" \
 		>payload.txt 2>console.txt
 	rc=$?
 	cat console.txt payload.txt
@@ -199,8 +212,9 @@ run_crosvm_runner() {
 
 	# Late client: everything from the first byte on reaches it.
 	rm -f late.sock
-	./n90vmm --timeout 120 -m 512 --serial "unix:$PWD/late.sock" -p "$base scenario=harness" -i l2.cpio.gz \
-		vmlinuz >late-vm.txt 2>&1 &
+	# shellcheck disable=SC2086
+	./n90vmm --timeout 120 $mem --serial "unix:$PWD/late.sock" -p "$base scenario=harness" -i l2.cpio.gz \
+		"$kernel" >late-vm.txt 2>&1 &
 	vm=$!
 	# The prompt is out long before the client comes (the guest boots in ~5 s here).
 	sleep 20
@@ -214,8 +228,8 @@ run_crosvm_runner() {
 
 	# n90vmm stop SOCKET ends a running VM with exit 0 (crosvm's `crosvm stop`).
 	rm -f ctl.sock
-	./crosvm run --cpus 1 --mem 256 -s "$PWD/ctl.sock" -p "$base scenario=harness" -i l2.cpio.gz \
-		vmlinuz >stop-vm.txt 2>&1 &
+	./crosvm run --cpus 1 --mem "$crosvm_mem" -s "$PWD/ctl.sock" -p "$base scenario=harness" -i l2.cpio.gz \
+		"$kernel" >stop-vm.txt 2>&1 &
 	vm=$!
 	sleep 10
 	./n90vmm stop "$PWD/ctl.sock"
@@ -225,7 +239,7 @@ run_crosvm_runner() {
 	echo "stop: $src, VM exit $vmrc"
 	[ $src -eq 0 ] && [ $vmrc -eq 0 ] || { tail -5 stop-vm.txt; return 1; }
 	# Bad crosvm flags: exit 35, the flag named.
-	./crosvm run --no-such-flag vmlinuz >bad.txt 2>&1
+	./crosvm run --no-such-flag "$kernel" >bad.txt 2>&1
 	rc=$?
 	cat bad.txt
 	[ $rc -eq 35 ] && grep -q 'no-such-flag' bad.txt
@@ -250,7 +264,7 @@ run_virtio_net_tap() {
 	httpd -f -p 8080 -h "$PWD/www" &
 	web=$!
 	boot --stats --net host-ip=10.0.2.1,netmask=255.255.255.252,mac=02:00:0a:00:02:02 \
-		-p "$base scenario=net" -i l2.cpio.gz vmlinuz >out.txt 2>&1 &
+		-p "$base scenario=net" -i l2.cpio.gz "$kernel" >out.txt 2>&1 &
 	vm=$!
 	ok=1
 	wait_for out.txt L2-TX-READY 120 || ok=0
@@ -269,6 +283,31 @@ run_virtio_net_tap() {
 		grep -q 'L2-NET-UP 02:00:0a:00:02:02' out.txt && grep -q 'L2-NET-DONE' out.txt
 }
 
+# The device tree n90vmm gives the guest, decompiled with dtc in L1: the nodes the profile
+# promises, at its addresses, and dtc finds nothing wrong with it.
+run_fdt_dump() {
+	./n90vmm --dump-fdt guest.dtb --timeout 60 -p "$base scenario=none" -i l2.cpio.gz Image rootfs.ext4 >out.txt 2>&1
+	rc=$?
+	./dtc -I dtb -O dts -o guest.dts guest.dtb 2>dtc.err
+	drc=$?
+	cat out.txt dtc.err guest.dts
+	[ $rc -eq 0 ] && [ $drc -eq 0 ] && [ ! -s dtc.err ] && grep -q 'compatible = "arm,gic-v3"' guest.dts &&
+		grep -q 'pci-host-cam-generic' guest.dts && grep -q 'compatible = "ns16550a"' guest.dts &&
+		grep -q 'enable-method = "psci"' guest.dts && grep -q 'arm,pl031' guest.dts &&
+		grep -q 'reg = <0x00 0x80000000 0x00 0x80000000>' guest.dts && grep -q 'bootargs = "console=ttyS0' guest.dts
+}
+
+if [ "$kernel" = Image ]; then
+	scenario kvm-probe rig
+	scenario qemu-kvm-linux-initrd qemu
+	scenario qemu-kvm-smp-2cpu qemu
+	scenario qemu-kvm-blk-rootfs qemu
+	scenario linux-image-initrd arm64-image
+	scenario fdt-dump fdt
+else
+	scenario linux-bzimage-initrd bzimage
+	scenario linux-pvh-vmlinux pvh
+fi
 # Running and not a zombie.
 alive() { st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) && [ "$st" != Z ]; }
 
@@ -276,7 +315,7 @@ alive() { st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) && [ "$st" != Z ]; }
 # n90vmm is ended with SIGNAL at a random moment (0.3..3.3 s into the writing), ROUNDS times.
 # After each end the journal is replayed as the next mount would (e2fsck -E journal_only),
 # then `e2fsck -fn` must find nothing wrong and every file the guest had reported fsync'ed
-# must hold exactly what it wrote. RIG_DURABILITY_ROUNDS (default 20).
+# must hold exactly what it wrote. RIG_DURABILITY_ROUNDS rounds (run.sh sets it).
 durability() { # SIGNAL WANT_STATUS
 	rounds=${RIG_DURABILITY_ROUNDS:-20}
 	cp rootfs.ext4 dur.ext4
@@ -287,7 +326,8 @@ durability() { # SIGNAL WANT_STATUS
 		# A fresh file: the redirection below truncates it only once the child runs, and
 		# the last round's READY must not be found meanwhile.
 		rm -f dur.out dur.err
-		./n90vmm --no-stdin --timeout 300 -m 256 -p "$base scenario=durability" -i l2.cpio.gz vmlinuz dur.ext4 \
+		# shellcheck disable=SC2086 # $mem is an option or nothing
+		./n90vmm --no-stdin --timeout 300 $mem -p "$base scenario=durability" -i l2.cpio.gz "$kernel" dur.ext4 \
 			>dur.out 2>dur.err &
 		vm=$!
 		if ! wait_for dur.out L2-DUR-READY 120; then
@@ -336,29 +376,29 @@ durability() { # SIGNAL WANT_STATUS
 run_durability_kill() { durability KILL 137; }
 run_durability_term() { durability TERM 130; }
 
-# Soak: disk, network and console traffic together for RIG_SOAK_SECONDS (default 180; the
+# Soak: disk, network and console traffic together for RIG_SOAK_SECONDS (run.sh: 60; the
 # nightly run gives 1800), n90vmm's own memory (RSS without the guest's RAM mapping), open
 # fds and threads sampled every 5 s. Bounds, after a 20 s warm-up: RSS within 4 MiB of the
 # first sample, fds and threads unchanged.
 run_soak() {
 	secs=${RIG_SOAK_SECONDS:-180}
-	mem_kib=262144
 	cp rootfs.ext4 soak.ext4
 	rm -rf www && mkdir www
 	dd if=/dev/urandom of=www/blob bs=64k count=16 2>/dev/null
 	want=$(md5sum <www/blob | cut -d' ' -f1)
 	httpd -f -p 8080 -h "$PWD/www" &
 	web=$!
-	./n90vmm --no-stdin --stats --timeout $((secs + 600)) -m 256 \
+	# shellcheck disable=SC2086 # $mem is an option or nothing
+	./n90vmm --no-stdin --stats --timeout $((secs + 600)) $mem \
 		--net host-ip=10.0.2.1,netmask=255.255.255.252,mac=02:00:0a:00:02:02 \
-		-p "$base scenario=soak soak=$secs" -i l2.cpio.gz vmlinuz soak.ext4 >soak.out 2>soak.err &
+		-p "$base scenario=soak soak=$secs" -i l2.cpio.gz "$kernel" soak.ext4 >soak.out 2>soak.err &
 	vm=$!
 	ok=1
 	wait_for soak.out L2-SOAK-START 180 || ok=0
 	: >samples.txt
 	t=0
 	while alive $vm && ! grep -q L2-SOAK-DONE soak.out; do
-		rss=$(awk -v ram=$mem_kib '/^[0-9a-f]+-[0-9a-f]+ / { size = 0 } /^Size:/ { size = $2 }
+		rss=$(awk -v ram=$((guest_mib * 1024)) '/^[0-9a-f]+-[0-9a-f]+ / { size = 0 } /^Size:/ { size = $2 }
 			/^Rss:/ { if (size != ram) rss += $2 } END { print rss + 0 }' /proc/$vm/smaps 2>/dev/null)
 		fds=$(ls /proc/$vm/fd 2>/dev/null | wc -l)
 		thr=$(sed -n 's/^Threads:[[:space:]]*//p' /proc/$vm/status 2>/dev/null)
@@ -387,12 +427,11 @@ run_soak() {
 		[ "${rounds% *}" -gt 0 ] && [ "$1" -ge 2 ] && [ "$3" -le $(($2 + 4096)) ] && [ "$6" -eq 0 ]
 }
 
-scenario linux-bzimage-initrd bzimage
-scenario linux-pvh-vmlinux pvh
-scenario linux-smp-2cpu acpi
+scenario linux-smp-2cpu "$smp_feature"
 scenario virtio-blk-mmio-rootfs virtio-blk virtio-mmio
 scenario virtio-blk-pci-rootfs virtio-blk virtio-pci
-scenario virtio-blk-pci-intx virtio-blk virtio-pci pci-intx
+# x86 only: pci=nomsi moves the disk from MSI-X to its INTx line (on arm64 INTx is the path).
+[ "$kernel" = Image ] || scenario virtio-blk-pci-intx virtio-blk virtio-pci pci-intx
 scenario virtio-blk-readonly virtio-blk virtio-mmio
 scenario hvc0-console virtio-console virtio-mmio
 scenario virtio-net-tap virtio-net
@@ -402,4 +441,4 @@ scenario sandbox seccomp
 scenario durability-kill virtio-blk virtio-pci
 scenario durability-term virtio-blk virtio-pci
 scenario soak virtio-blk virtio-net virtio-pci
-echo "SCENARIOS-DONE"
+[ -n "$listing" ] || echo "SCENARIOS-DONE"

@@ -6,8 +6,13 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 scenario=
+# rootdev=: the disk the scenarios use (vda; vdb on crosvm-arm64, whose rootfs is the second).
+rootdev=vda
 for word in $(cat /proc/cmdline); do
-	case $word in scenario=*) scenario=${word#scenario=} ;; esac
+	case $word in
+	scenario=*) scenario=${word#scenario=} ;;
+	rootdev=*) rootdev=${word#rootdev=} ;;
+	esac
 done
 load() { for m in "$@"; do insmod "/lib/modules/$m.ko" 2>/dev/null; done; }
 echo "L2-USERSPACE-OK scenario=$scenario cpus=$(grep -c ^processor /proc/cpuinfo)"
@@ -15,7 +20,7 @@ case $scenario in
 blk-rootfs)
 	load virtio_ring virtio virtio_mmio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk
 	mkdir -p /newroot
-	if mount -t ext4 /dev/vda /newroot; then
+	if mount -t ext4 "/dev/$rootdev" /newroot; then
 		# The rootfs's own init writes a file and powers off (a real switch_root).
 		exec switch_root /newroot /sbin/init
 	fi
@@ -23,8 +28,8 @@ blk-rootfs)
 	;;
 blk-readonly)
 	load virtio_ring virtio virtio_mmio virtio_blk
-	echo "L2-RO-MD5 $(md5sum </dev/vda | cut -d' ' -f1)"
-	if dd if=/dev/zero of=/dev/vda bs=512 count=8 conv=fsync 2>/dev/null; then
+	echo "L2-RO-MD5 $(md5sum <"/dev/$rootdev" | cut -d' ' -f1)"
+	if dd if=/dev/zero of="/dev/$rootdev" bs=512 count=8 conv=fsync 2>/dev/null; then
 		echo "L2-RO-WRITE-ACCEPTED"
 	else
 		echo "L2-RO-WRITE-REFUSED"
@@ -64,7 +69,7 @@ durability)
 	# killed; a file's line comes only once its data and its directory entry are on the disk.
 	load virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk
 	mkdir -p /mnt
-	mount -t ext4 /dev/vda /mnt || { echo "L2-DUR-MOUNT-FAILED"; poweroff -f; }
+	mount -t ext4 "/dev/$rootdev" /mnt || { echo "L2-DUR-MOUNT-FAILED"; poweroff -f; }
 	rm -rf /mnt/d && mkdir /mnt/d && sync
 	echo "L2-DUR-READY"
 	n=0
@@ -81,7 +86,7 @@ soak)
 	load virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk failover \
 		net_failover virtio_net
 	mkdir -p /mnt /tmp
-	mount -t ext4 /dev/vda /mnt || echo "L2-SOAK-MOUNT-FAILED"
+	mount -t ext4 "/dev/$rootdev" /mnt || echo "L2-SOAK-MOUNT-FAILED"
 	ip link set lo up
 	ip addr add 10.0.2.2/30 dev eth0 && ip link set eth0 up
 	secs=$(sed -n 's/.*soak=\([0-9]*\).*/\1/p' /proc/cmdline)

@@ -1,100 +1,152 @@
 #!/usr/bin/env bash
 # The system-test rig: real Linux (Debian's kernel, unmodified) as n90vmm's guest on real KVM,
 # inside an L1 Debian booted under QEMU's software emulation. Builds the L2 material, runs
-# every scenario in one L1 session, prints a table and exits non-zero on any FAIL.
+# the short scenarios in one L1 session and durability-kill, durability-term and soak in a
+# session each (a scenario that stalls, or that a wedged L1 never ran, once more in a fresh
+# session: the table says so), prints a table and exits non-zero on any FAIL.
 # usage: tests/system/run.sh            (make system-test builds n90vmm first)
+#        RIG_LONG=1 tests/system/run.sh   (nightly: a 30-minute soak, 100 ends of each kind)
 #        RIG_SCENARIOS="virtio-net-tap sandbox" tests/system/run.sh   (only those scenarios)
-#        RIG_LONG=1 tests/system/run.sh   (nightly: a 30-minute soak, 100 kills of each kind)
+#        tests/system/run.sh --arch arm64  (or RIG_ARCH=arm64): the arm64 rig: the same n90vmm
+#            scenarios with $N90VMM_ARM64 (default build/arm64/n90vmm, cross-built), plus
+#            l1-scenarios-arm64.sh's: L1's KVM probe, Debian's arm64 Linux on it under QEMU
+#            (RIG_ARM64_QEMU=0 leaves QEMU out)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-rig=${RIG_DIR:-$root/build/rig}
+[ "${1:-}" = --arch ] && { export RIG_ARCH=$2; shift 2; }
+# shellcheck source=tests/system/rig-arch.sh
+. "$root/tests/system/rig-arch.sh"
+rig=$rig_dir
 here=$root/tests/system
 start=$(date +%s)
 
-"$here/fetch-kernel.sh"
+# L2 initramfs and rootfs.ext4 (with the kernel, fetched first).
+"$here/build-l2.sh"
 k=$rig/kernel
 mkdir -p "$rig/logs"
 work=$(mktemp -d "${TMPDIR:-/tmp}/n90-rig.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# L2 initramfs: busybox, the virtio modules of the same kernel, and the scenario init.
-l2=$work/l2
-mkdir -p "$l2"/{bin,dev,proc,sys,newroot,lib/modules}
-cp /bin/busybox "$l2/bin/busybox"
-cp "$here/l2-init.sh" "$l2/init"
-for m in drivers/virtio/virtio drivers/virtio/virtio_ring drivers/virtio/virtio_mmio \
-	drivers/virtio/virtio_pci drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev \
-	drivers/block/virtio_blk drivers/char/virtio_console net/core/failover drivers/net/net_failover \
-	drivers/net/virtio_net; do
-	cp "$k/modules/kernel/$m.ko" "$l2/lib/modules/"
-done
-(cd "$l2" && find . | cpio -o -H newc --quiet | gzip -1) >"$rig/l2.cpio.gz"
-
-# rootfs.ext4: busybox and an init that marks the disk, made without root mounts.
-r=$work/rootfs
-mkdir -p "$r"/{bin,sbin,proc,sys,dev}
-cp /bin/busybox "$r/bin/busybox"
-for cmd in sh mount awk sync poweroff tail echo cat; do ln -s busybox "$r/bin/$cmd"; done
-cp "$here/rootfs-init.sh" "$r/sbin/init"
-mkfs.ext4 -q -F -d "$r" "$rig/rootfs.ext4" 32M
-
 adds=()
 # (l2.cpio.gz and rootfs.ext4 stay in build/rig/ for runs by hand: docs/testing.md.)
-for f in "$root/build/n90vmm" "$k/vmlinuz" "$k/vmlinux" "$rig/l2.cpio.gz" "$rig/rootfs.ext4" \
-	"$here/l1-scenarios.sh" "$(command -v e2fsck)" "$(command -v debugfs)"; do
-	adds+=(--add "$f:/rig/$(basename "$f")")
-done
-# The durability and soak scenarios' lengths: short in CI, long with RIG_LONG=1 (nightly);
-# each may also be set on its own.
-soak=${RIG_SOAK_SECONDS:-180} rounds=${RIG_DURABILITY_ROUNDS:-20}
+if [ "$rig_arch" = arm64 ]; then
+	timeout=900
+	for f in "$k/Image" "$rig/l2.cpio.gz" "$rig/rootfs.ext4" "$here/l1-scenarios.sh" "$here/l1-scenario-lib.sh" \
+		"$here/l1-scenarios-arm64.sh"; do
+		adds+=(--add "$f:/rig/$(basename "$f")")
+	done
+	# QEMU (the reference L2 boots) and the arm64 tools the scenarios use.
+	"$here/fetch-qemu-arm64.sh"
+	sys=$rig/qemu/sysroot
+	[ "${RIG_ARM64_QEMU:-1}" = 1 ] && adds+=(--add "$sys/usr/bin/qemu-system-aarch64:/rig/qemu-system-aarch64")
+	adds+=(--add "$sys/sbin/e2fsck:/rig/e2fsck" --add "$sys/sbin/debugfs:/rig/debugfs" --add "$sys/usr/bin/dtc:/rig/dtc")
+	# Libraries for the arm64 binaries (QEMU's; n90vmm's libseccomp is among them).
+	adds+=(--libdir "$rig/qemu/sysroot/usr/lib/aarch64-linux-gnu" --libdir "$rig/qemu/sysroot/lib/aarch64-linux-gnu")
+	n90=${N90VMM_ARM64:-$root/build/arm64/n90vmm}
+	[ -f "$n90" ] && adds+=(--add "$n90:/rig/n90vmm")
+else
+	timeout=420
+	for f in "$root/build/n90vmm" "$k/vmlinuz" "$k/vmlinux" "$rig/l2.cpio.gz" "$rig/rootfs.ext4" \
+		"$here/l1-scenarios.sh" "$here/l1-scenario-lib.sh" "$(command -v e2fsck)" "$(command -v debugfs)"; do
+		adds+=(--add "$f:/rig/$(basename "$f")")
+	done
+fi
+# The durability and soak scenarios' lengths: short by default (CI), long with RIG_LONG=1
+# (nightly); each may also be set on its own.
+soak=${RIG_SOAK_SECONDS:-60} rounds=${RIG_DURABILITY_ROUNDS:-5}
 if [ -n "${RIG_LONG:-}" ]; then
 	soak=${RIG_SOAK_SECONDS:-1800} rounds=${RIG_DURABILITY_ROUNDS:-100}
 fi
-# The long scenarios each get an L1 session of their own: a rare wedge of the emulated L1
-# (l1.sh tries a session once more) then costs a retry of that scenario, not of the rig.
-long=(durability-kill durability-term soak)
-short=() picked=()
-for name in ${RIG_SCENARIOS:-}; do
-	if [[ " ${long[*]} " == *" $name "* ]]; then picked+=("$name"); else short+=("$name"); fi
-done
-[ -n "${RIG_SCENARIOS:-}" ] || picked=("${long[@]}")
-sessions=0 l1_status=0
-session() { # LOG TIMEOUT SCENARIO...
-	local log=$1 limit=$2
-	shift 2
-	sessions=$((sessions + 1))
-	"$here/l1.sh" --timeout "$limit" --log "$rig/logs/$log" "${adds[@]}" -- env RIG_SKIP="${skip:-}" \
-		RIG_SOAK_SECONDS="$soak" RIG_DURABILITY_ROUNDS="$rounds" /rig/l1-scenarios.sh /rig "$@" >>"$work/out.txt" ||
-		l1_status=$?
-}
-set +e
-: >"$work/out.txt"
-if [ -z "${RIG_SCENARIOS:-}" ] || [ ${#short[@]} -gt 0 ]; then
-	skip="${long[*]}" session l1.log 300 "${short[@]}"
-fi
-for name in "${picked[@]}"; do
-	case $name in
-	soak) limit=$((300 + soak)) ;;
-	*) limit=$((120 + rounds * 40)) ;;
+# Each long scenario gets an L1 session of its own and a limit to match (a round is mostly one
+# L2 boot: ~15 s on x86_64's rig, more on arm64's).
+long=" durability-kill durability-term soak "
+limit_of() { # NAME
+	local per=40 base=$timeout
+	[ "$rig_arch" = arm64 ] && per=80
+	case $1 in
+	soak) echo $((base + 2 * soak)) ;;
+	durability-*) echo $((base + rounds * per)) ;;
 	esac
-	skip= session "l1-$name.log" "$limit" "$name"
-done
-set -e
-tr -d '\r' <"$work/out.txt" >"$rig/logs/scenarios.log"
+}
 
-# Per-scenario logs, then the table.
+# session TAG LIMIT NAME...: one L1 session running those scenarios, its console in
+# $rig/logs/scenarios-TAG.log, L1's in l1-TAG.log, each scenario's part in $rig/logs/<name>.log.
 # (The first marker may follow L1's firmware escape codes on the same line.)
-awk -v dir="$rig/logs" '/=== [a-z0-9-]+$/ { sub(/.*=== /, ""); f = dir "/" $0 ".log"; printf "" > f; next } f { print > f }' \
-	"$rig/logs/scenarios.log"
-fail=0
-printf '\n%-26s %-10s %s\n' scenario verdict seconds
-while read -r _ name verdict secs; do
-	printf '%-26s %-10s %s\n' "$name" "$verdict" "$secs"
-	[ "$verdict" = FAIL ] && fail=1
-done < <(grep '^SCENARIO ' "$rig/logs/scenarios.log")
-if [ "$(grep -c '^SCENARIOS-DONE' "$rig/logs/scenarios.log")" -ne "$sessions" ]; then
-	echo "rig: L1 did not finish the scenarios (status $l1_status); see $rig/logs/l1*.log" >&2
-	fail=1
+session() {
+	local tag=$1 limit=$2 log=$rig/logs/scenarios-$1.log fake=()
+	shift 2
+	# RIG_FAKE_STALL=NAME stalls NAME in its first session; NAME:always in the retry too.
+	case ${RIG_FAKE_STALL:-} in
+	'') ;;
+	*:always) fake=(env "RIG_FAKE_STALL=${RIG_FAKE_STALL%:always}") ;;
+	*) [ "$tag" = retry ] || fake=(env "RIG_FAKE_STALL=$RIG_FAKE_STALL") ;;
+	esac
+	set +e
+	# --retries 0: a wedged session is not run again whole; its unfinished scenarios are.
+	"$here/l1.sh" --timeout "${RIG_L1_TIMEOUT:-$limit}" --retries 0 --log "$rig/logs/l1-$tag.log" "${adds[@]}" -- \
+		env RIG_SOAK_SECONDS="$soak" RIG_DURABILITY_ROUNDS="$rounds" "${fake[@]}" /rig/l1-scenarios.sh /rig "$@" \
+		>"$work/out.txt"
+	l1_status=$?
+	set -e
+	tr -d '\r' <"$work/out.txt" >"$log"
+	awk -v dir="$rig/logs" '/=== [a-z0-9-]+$/ { sub(/.*=== /, ""); f = dir "/" $0 ".log"; printf "" > f; next } f { print > f }' \
+		"$log"
+	while read -r _ name v t; do verdict[$name]=$v secs[$name]=$t; done < <(grep '^SCENARIO ' "$log")
+	return 0
+}
+
+# The scenarios asked for, in order: RIG_SCENARIOS or every one l1-scenarios.sh defines.
+# shellcheck disable=SC2206 # a list of words
+wanted=(${RIG_SCENARIOS:-$("$here/l1-scenarios.sh" --list "$rig_arch")})
+declare -A verdict secs note
+rm -f "$rig/logs"/*.first.log "$rig/logs"/scenarios*.log "$rig/logs"/l1-*.log*
+short=() first_status=()
+for name in "${wanted[@]}"; do [[ $long == *" $name "* ]] || short+=("$name"); done
+if [ ${#short[@]} -gt 0 ]; then
+	session main "$timeout" "${short[@]}"
+	first_status+=("main:$l1_status")
 fi
+for name in "${wanted[@]}"; do
+	[[ $long == *" $name "* ]] || continue
+	session "$name" "$(limit_of "$name")" "$name"
+	first_status+=("$name:$l1_status")
+done
+
+# A scenario that stalled, or that L1 never finished (a wedged L1 stops them all), is tried
+# once more in a fresh L1 session: TCG's rare wedges say nothing about n90vmm.
+retry=() retry_limit=$timeout
+for name in "${wanted[@]}"; do
+	case ${verdict[$name]:-} in
+	STALL) retry+=("$name") note[$name]="retried: stalled in its first L1 session" ;;
+	'') retry+=("$name") note[$name]="retried: its first L1 session ended before it (${first_status[*]})" ;;
+	*) continue ;;
+	esac
+	[[ $long == *" $name "* ]] && retry_limit=$((retry_limit + $(limit_of "$name")))
+done
+if [ ${#retry[@]} -gt 0 ]; then
+	echo "rig: ${retry[*]}: once more in a fresh L1 session" >&2
+	for name in "${retry[@]}"; do
+		[ -f "$rig/logs/$name.log" ] && mv "$rig/logs/$name.log" "$rig/logs/$name.first.log"
+		unset "verdict[$name]"
+	done
+	session retry "$retry_limit" "${retry[@]}"
+fi
+
+# The table.
+fail=0
+printf '\n%-26s %-10s %-8s %s\n' scenario verdict seconds note
+for name in "${wanted[@]}"; do
+	v=${verdict[$name]:-FAIL} t=${secs[$name]:--}
+	case $v in
+	STALL) v=FAIL note[$name]="${note[$name]:-}; stalled again" ;;
+	pass | not-built) ;;
+	*)
+		v=FAIL
+		[ -n "${verdict[$name]:-}" ] || note[$name]="${note[$name]:-}; no verdict: L1 did not finish (status $l1_status, see $rig/logs/l1-*.log)"
+		;;
+	esac
+	[ "$v" = FAIL ] && fail=1
+	printf '%-26s %-10s %-8s %s\n' "$name" "$v" "$t" "${note[$name]:-}"
+done
 echo "rig: $(($(date +%s) - start)) s in all; logs in $rig/logs"
 exit $fail

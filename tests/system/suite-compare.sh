@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The board-test suite runner and harness/compare end to end: the `crosscheck` suite runs
-# under QEMU (through `n90vmm harness`, the protocol client) and under n90vmm (on KVM: here,
-# or in the rig's L1), with the rig's Linux guest and rootfs, two VMs at a time. The two runs
+# under QEMU (through `n90vmm harness`, the protocol client) and under n90vmm, with the rig's
+# Linux guest and rootfs, two VMs at a time. The guest is an unmodified Linux: where this
+# host's KVM cannot run one (none, kvm-pvm: `n90vmm --host-info`), n90vmm runs in the rig's L1
+# and QEMU uses TCG; with real KVM both run here on it (board_tests.py decides). The two runs
 # must agree on every case except `pci-bus`, which differs by design (microvm has no PCI),
 # and compare must report exactly that one.
 set -uo pipefail
