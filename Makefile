@@ -68,7 +68,7 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/obj/%.o)
 .PHONY: arm64-cross unit-test-arm64 fuzz sanitize all guests run bench test unit-test integration-test system-test system-test-arm64 install clean deps help \
 	board-rootfs board-test board-security-test
 
-all: $(O)/n90vmm guests $(O)/nettest
+all: $(O)/n90vmm guests $(O)/nettest $(O)/hostile-peer
 
 $(O)/n90vmm: $(VMM_OBJS)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -89,6 +89,11 @@ endif
 
 # The host half of the virtio-net tests (tests/integration/net-cases.sh, tests/bench).
 $(O)/nettest: tests/integration/nettest.c tests/guest/nettest.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -o $@ $<
+
+# The badly behaved other end of n90vmm's pipes and sockets (tests/integration/hostile-host.sh).
+$(O)/hostile-peer: tests/integration/hostile-peer.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -o $@ $<
 

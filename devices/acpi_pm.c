@@ -70,7 +70,8 @@ static void acpi_pm_write(void *opaque, uint64_t offset, const uint8_t *data, ui
 		log_info("guest entered ACPI S5 (power off)");
 		vm_stopper_request(&pm->stop, VM_STOP_POWEROFF);
 	} else {
-		log_warn("guest asked for ACPI sleep type %u, which this machine does not offer; ignored", slp_typ);
+		log_warn_limited("ACPI sleep type refused",
+				 "guest asked for ACPI sleep type %u, which this machine does not offer; ignored", slp_typ);
 	}
 }
 

@@ -1,6 +1,8 @@
 #include "harness/session.h"
 
 #include "vmm/exit_status.h"
+#include "vmm/files.h"
+#include "vmm/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,10 +125,19 @@ int harness_session_init(struct harness_session *s, const struct harness_options
 	if (ret)
 		return ret;
 	if (opt->result_json) {
-		s->result_file = fopen(opt->result_json, "w");
+		/* Opened without waiting (a FIFO with no reader is refused, not waited for); the
+		 * result is written once, at the end, with ordinary blocking writes. */
+		struct stat st;
+		int fd = file_open(opt->result_json, O_WRONLY | O_CREAT | O_TRUNC, 0644, &st);
+		if (fd >= 0)
+			file_set_blocking(fd);
+		s->result_file = fd >= 0 ? fdopen(fd, "w") : NULL;
 		if (!s->result_file) {
-			fprintf(stderr, "n90vmm: --result-json '%s': %s\n", opt->result_json, strerror(errno));
-			return -errno;
+			log_user("n90vmm: --result-json '%s': %s", opt->result_json,
+				 fd == -ENXIO ? "a FIFO or socket nobody reads (n90vmm does not wait)" : strerror(fd < 0 ? -fd : errno));
+			if (fd >= 0)
+				close(fd);
+			return fd < 0 ? fd : -errno;
 		}
 	}
 	int fds[2];
@@ -135,7 +146,9 @@ int harness_session_init(struct harness_session *s, const struct harness_options
 	s->pipe_rd = fds[0];
 	s->pipe_wr = fds[1];
 	fcntl(s->pipe_rd, F_SETFL, O_NONBLOCK);
-	/* A roomy pipe keeps the console thread from waiting on the main loop. */
+	/* The console's thread never waits on the main loop: a roomy pipe it writes without
+	 * blocking, which the main loop (itself never blocked) empties at once. */
+	fcntl(s->pipe_wr, F_SETFL, O_NONBLOCK);
 	fcntl(s->pipe_wr, F_SETPIPE_SZ, 1 << 20);
 	return 0;
 }
@@ -148,6 +161,8 @@ void harness_session_tap(void *opaque, const uint8_t *buf, size_t len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			/* Full (the main loop has stopped reading: the VM is stopping) or closed. */
+			__atomic_add_fetch(&s->tap_dropped, len, __ATOMIC_RELAXED);
 			return;
 		}
 		buf += n;
@@ -277,6 +292,9 @@ int harness_session_finish(struct harness_session *s, int vm_status)
 		}
 	}
 	fflush(stdout);
+	if (s->tap_dropped)
+		log_warn("harness: %llu bytes of console output did not reach the harness (its pipe was full)",
+			 (unsigned long long)s->tap_dropped);
 	if (s->boot_timed_out)
 		fprintf(stderr, "n90vmm: harness: no prompt within the boot timeout\n");
 	else if (s->command_timed_out)

@@ -35,6 +35,7 @@ struct harness_session {
 	FILE *result_file;    /* --result-json, opened before the sandbox closes open() */
 	uint64_t start_ms;
 	bool boot_timed_out, command_timed_out, stop_requested;
+	uint64_t tap_dropped; /* console bytes the tap could not queue (the pipe was full) */
 };
 
 int harness_session_init(struct harness_session *s, const struct harness_options *opt);
@@ -50,7 +51,8 @@ bool harness_session_wants_stop(const struct harness_session *s);
  * command's status (0..255), 124 on a timeout, `vm_status` if the guest stopped first. */
 int harness_session_finish(struct harness_session *s, int vm_status);
 void harness_session_destroy(struct harness_session *s);
-/* The console sink's tap: append guest output to the pipe. Thread-safe (a write(2)). */
+/* The console sink's tap: append guest output to the pipe. Thread-safe (a write(2)); never
+ * blocks (a full pipe drops the bytes, counted in tap_dropped). */
 void harness_session_tap(void *opaque, const uint8_t *buf, size_t len);
 
 uint64_t harness_now_ms(void);

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,20 +17,40 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/byte_ring.h"
 #include "vmm/control.h"
 #include "vmm/exit_status.h"
-#include "vmm/sandbox.h"
+#include "vmm/files.h"
+#include "vmm/log.h"
 
-/* --serial unix:PATH. Output is written by whichever thread runs the console device (vCPU,
- * I/O) while the main thread accepts and drops clients: the lock orders the two, so the
- * backlog reaches a new client before anything written after it. */
-struct console_listener {
+/* Byte-stream output (stdout, file:, unix:, unix-connect:). The lock covers the ring and
+ * `discard`/`woken`; everything else belongs to the main loop. */
+enum output_mode {
+	OUT_WRITE, /* write(): our own non-blocking description, or a regular file */
+	OUT_SEND,  /* send(MSG_DONTWAIT): a socket */
+	OUT_GATED, /* a shared blocking fd we could not reopen: poll, then at most PIPE_BUF */
+};
+
+struct console_output {
 	pthread_mutex_t lock;
+	struct byte_ring ring;
+	bool discard; /* no sink and nothing to keep output for: console_write drops at once */
+	bool woken;   /* the main loop was woken and has not found the ring idle since */
+	int wake_fd;  /* eventfd */
+	/* Main loop only. */
+	int fd;       /* -1: none (unix: without a client keeps the ring for the next one) */
+	bool own_fd;  /* close it when done */
+	bool keep;    /* no sink now, but keep output (unix:) */
+	enum output_mode mode;
+	uint8_t chunk[64 * 1024]; /* taken from the ring, partly written */
+	size_t chunk_off, chunk_len;
+	uint64_t lost_at_exit;
+};
+
+/* --serial unix:PATH: the listening socket. The client's socket is console.in_fd and the
+ * output's fd at once. */
+struct console_listener {
 	int listen_fd;
-	int client_fd; /* output goes here when >= 0; owned by the main loop (it closes it) */
-	uint8_t *ring;
-	size_t head, len; /* the oldest byte is ring[head] */
-	uint64_t dropped;
 	char path[108];
 };
 
@@ -61,14 +83,75 @@ static void fatal_signal_handler(int sig)
 	raise(sig);
 }
 
+/* Makes fd the output. A pipe, FIFO or terminal we did not open ourselves is shared with
+ * other processes (the shell, make): it is written through a private non-blocking description
+ * of it, so a reader that stops reading returns EAGAIN instead of stopping us, and the shared
+ * flags stay as they are. */
+static void output_set(struct console_output *o, int fd, bool own)
+{
+	struct stat st;
+	o->fd = fd;
+	o->own_fd = own;
+	o->mode = OUT_WRITE;
+	o->keep = false;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		goto none;
+	if (S_ISSOCK(st.st_mode)) {
+		o->mode = OUT_SEND;
+	} else if ((S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) && !(fcntl(fd, F_GETFL) & O_NONBLOCK)) {
+		int nfd = file_reopen_nonblocking(fd);
+		if (nfd == -ENXIO)
+			goto none; /* a pipe nobody reads: as after EPIPE */
+		if (nfd >= 0) {
+			if (own)
+				close(fd);
+			o->fd = nfd;
+			o->own_fd = true;
+		} else {
+			o->mode = OUT_GATED;
+		}
+	}
+	pthread_mutex_lock(&o->lock);
+	o->discard = false;
+	pthread_mutex_unlock(&o->lock);
+	return;
+none:
+	if (fd >= 0 && own)
+		close(fd);
+	o->fd = -1;
+	o->own_fd = false;
+	pthread_mutex_lock(&o->lock);
+	o->discard = true;
+	o->ring.head = o->ring.len = 0;
+	pthread_mutex_unlock(&o->lock);
+}
+
+static void output_close_fd(struct console_output *o)
+{
+	if (o->fd >= 0 && o->own_fd)
+		close(o->fd);
+	o->fd = -1;
+	o->own_fd = false;
+}
+
 int console_init(struct console *c, int in_fd, int out_fd)
 {
 	memset(c, 0, sizeof(*c));
 	c->in_fd = in_fd;
-	c->out_fd = out_fd;
 	c->rx_ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->rx_ready_fd < 0)
 		return -errno;
+	struct console_output *o = calloc(1, sizeof(*o));
+	if (!o || byte_ring_init(&o->ring, CONSOLE_BACKLOG_BYTES) < 0) {
+		free(o);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&o->lock, NULL);
+	o->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c->output = o;
+	if (o->wake_fd < 0)
+		return -errno;
+	output_set(o, out_fd, false);
 	if (in_fd < 0 || !isatty(in_fd))
 		return 0;
 
@@ -78,8 +161,9 @@ int console_init(struct console *c, int in_fd, int out_fd)
 	saved_fd = in_fd;
 	termios_saved = 1;
 	atexit(console_restore);
-	/* Crashes must not leave the user's shell in raw mode. */
-	static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGQUIT };
+	/* Crashes must not leave the user's shell in raw mode. (SIGQUIT is not one: it stops the
+	 * VM like SIGTERM, through the main loop.) */
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
 	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
 		signal(fatal[i], fatal_signal_handler);
 
@@ -89,55 +173,6 @@ int console_init(struct console *c, int in_fd, int out_fd)
 		return -errno;
 	c->raw_tty = true;
 	return 0;
-}
-
-/* Writes all of buf to a blocking fd; false when the reader is gone. */
-static bool write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-static void backlog_append(struct console_listener *l, const uint8_t *buf, size_t len)
-{
-	if (len >= CONSOLE_BACKLOG_BYTES) { /* only the newest CONSOLE_BACKLOG_BYTES survive */
-		l->dropped += l->len + (len - CONSOLE_BACKLOG_BYTES);
-		buf += len - CONSOLE_BACKLOG_BYTES;
-		len = CONSOLE_BACKLOG_BYTES;
-		l->head = l->len = 0;
-	}
-	size_t over = l->len + len > CONSOLE_BACKLOG_BYTES ? l->len + len - CONSOLE_BACKLOG_BYTES : 0;
-	l->head = (l->head + over) % CONSOLE_BACKLOG_BYTES;
-	l->len -= over;
-	l->dropped += over;
-	size_t tail = (l->head + l->len) % CONSOLE_BACKLOG_BYTES;
-	size_t first = len < CONSOLE_BACKLOG_BYTES - tail ? len : CONSOLE_BACKLOG_BYTES - tail;
-	memcpy(l->ring + tail, buf, first);
-	memcpy(l->ring, buf + first, len - first);
-	l->len += len;
-}
-
-static void listener_write(struct console *c, const uint8_t *buf, size_t len)
-{
-	struct console_listener *l = c->listener;
-	pthread_mutex_lock(&l->lock);
-	if (l->client_fd >= 0 && write_all(l->client_fd, buf, len))
-		c->out_bytes += len;
-	else {
-		/* No client, or it stopped reading: keep the output for the next one. The main
-		 * loop closes the dead client when its read side reports EOF. */
-		l->client_fd = -1;
-		backlog_append(l, buf, len);
-	}
-	pthread_mutex_unlock(&l->lock);
 }
 
 static void lines_send(struct console_lines *k)
@@ -172,32 +207,166 @@ void console_write(struct console *c, const uint8_t *buf, size_t len)
 {
 	if (c->tap)
 		c->tap(c->tap_opaque, buf, len);
-	if (c->listener) {
-		listener_write(c, buf, len);
-		return;
-	}
 	if (c->lines) {
 		lines_write(c, buf, len);
 		return;
 	}
-	while (len && c->out_fd >= 0) {
-		ssize_t n = write(c->out_fd, buf, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			/* EPIPE or similar: nobody reads the console any more. The guest runs on. */
-			c->out_fd = -1;
-			return;
-		}
-		buf += n;
-		len -= (size_t)n;
-		c->out_bytes += (uint64_t)n;
+	struct console_output *o = c->output;
+	if (!o)
+		return;
+	bool wake = false;
+	pthread_mutex_lock(&o->lock);
+	if (!o->discard) {
+		byte_ring_put(&o->ring, buf, len);
+		wake = !o->woken;
+		o->woken = true;
 	}
+	pthread_mutex_unlock(&o->lock);
+	uint64_t one = 1;
+	if (wake && write(o->wake_fd, &one, sizeof(one)) < 0)
+		return; /* counter saturated: a wakeup is pending anyway */
 }
 
 void console_put_byte(void *opaque, uint8_t byte)
 {
 	console_write(opaque, &byte, 1);
+}
+
+int console_output_wake_fd(const struct console *c)
+{
+	return c->output ? c->output->wake_fd : -1;
+}
+
+int console_output_fd(const struct console *c)
+{
+	return c->output ? c->output->fd : -1;
+}
+
+static ssize_t output_write(struct console_output *o, const uint8_t *buf, size_t len)
+{
+	switch (o->mode) {
+	case OUT_SEND:
+		return send(o->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	case OUT_GATED: {
+		struct pollfd p = { .fd = o->fd, .events = POLLOUT };
+		if (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT)) {
+			errno = p.revents & (POLLERR | POLLHUP) ? EPIPE : EAGAIN;
+			return -1;
+		}
+		/* With room reported, a pipe takes up to PIPE_BUF bytes without waiting. */
+		return write(o->fd, buf, len < PIPE_BUF ? len : PIPE_BUF);
+	}
+	case OUT_WRITE:
+		break;
+	}
+	return write(o->fd, buf, len);
+}
+
+/* The reader went away (EPIPE, a reset). A unix: client's output is kept for the next one;
+ * any other sink is gone for good and the guest runs on without one. */
+static void output_lost(struct console *c)
+{
+	struct console_output *o = c->output;
+	if (c->listener) {
+		o->fd = -1; /* the client socket is in_fd: the main loop closes it on EOF */
+		o->own_fd = false;
+		o->keep = true;
+		return;
+	}
+	output_close_fd(o);
+	pthread_mutex_lock(&o->lock);
+	o->discard = true;
+	o->ring.head = o->ring.len = 0;
+	o->woken = false;
+	pthread_mutex_unlock(&o->lock);
+	o->chunk_off = o->chunk_len = 0;
+}
+
+bool console_drain(struct console *c)
+{
+	struct console_output *o = c->output;
+	if (!o || o->fd < 0) /* nowhere to write: kept for a unix: client, or discarded */
+		return false;
+	for (;;) {
+		if (o->chunk_off == o->chunk_len) {
+			/* `woken` stays set: console_output_idle() clears it once a linger passed
+			 * with nothing new, so a guest printing byte by byte wakes the loop once
+			 * per linger, not once per byte. */
+			pthread_mutex_lock(&o->lock);
+			o->chunk_len = byte_ring_take(&o->ring, o->chunk, sizeof(o->chunk));
+			pthread_mutex_unlock(&o->lock);
+			o->chunk_off = 0;
+			if (o->chunk_len == 0)
+				return false;
+		}
+		ssize_t n = output_write(o, o->chunk + o->chunk_off, o->chunk_len - o->chunk_off);
+		if (n > 0) {
+			o->chunk_off += (size_t)n;
+			c->out_bytes += (uint64_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return true;
+		output_lost(c);
+		return false;
+	}
+}
+
+bool console_output_idle(struct console *c)
+{
+	struct console_output *o = c->output;
+	if (!o)
+		return true;
+	pthread_mutex_lock(&o->lock);
+	bool idle = o->ring.len == 0;
+	if (idle)
+		o->woken = false;
+	pthread_mutex_unlock(&o->lock);
+	return idle;
+}
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void console_flush(struct console *c)
+{
+	struct console_output *o = c->output;
+	if (!o)
+		return;
+	uint64_t end = monotonic_ms() + CONSOLE_FLUSH_MAX_MS;
+	while (console_drain(c)) {
+		uint64_t now = monotonic_ms();
+		struct pollfd p = { .fd = o->fd, .events = POLLOUT };
+		int wait = now >= end ? 0 : end - now < CONSOLE_STALL_MS ? (int)(end - now) : CONSOLE_STALL_MS;
+		if (wait == 0 || poll(&p, 1, wait) <= 0)
+			break;
+	}
+	pthread_mutex_lock(&o->lock);
+	o->lost_at_exit = o->ring.len + (o->chunk_len - o->chunk_off);
+	pthread_mutex_unlock(&o->lock);
+}
+
+uint64_t console_dropped(const struct console *c)
+{
+	struct console_output *o = c->output;
+	if (!o)
+		return 0;
+	pthread_mutex_lock(&o->lock);
+	uint64_t n = o->ring.dropped + o->lost_at_exit;
+	pthread_mutex_unlock(&o->lock);
+	return n;
+}
+
+void console_print_stats(const struct console *c)
+{
+	fprintf(stderr, "stats: console written=%llu dropped=%llu\n", (unsigned long long)c->out_bytes,
+		(unsigned long long)console_dropped(c));
 }
 
 void console_rx_ready(void *opaque)
@@ -225,7 +394,7 @@ static int unix_address(const char *path, struct sockaddr_un *addr)
 
 static int sink_error(const struct serial_config *serial, const char *what, int status)
 {
-	fprintf(stderr, "n90vmm: --serial '%s': %s\n", serial->path ? serial->path : "syslog", what);
+	log_user("n90vmm: --serial '%s': %s", serial->path ? serial->path : "syslog", what);
 	return status;
 }
 
@@ -244,25 +413,34 @@ static int attach_listener(struct console *c, const struct serial_config *serial
 		unlink(serial->path);
 	}
 	struct console_listener *l = calloc(1, sizeof(*l));
-	uint8_t *ring = malloc(CONSOLE_BACKLOG_BYTES);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (!l || !ring || fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1) < 0) {
+	if (!l || fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1) < 0) {
 		int e = errno;
 		free(l);
-		free(ring);
 		if (fd >= 0)
 			close(fd);
 		return sink_error(serial, strerror(e), EXIT_SETUP);
 	}
-	pthread_mutex_init(&l->lock, NULL);
 	l->listen_fd = fd;
-	l->client_fd = -1;
-	l->ring = ring;
 	snprintf(l->path, sizeof(l->path), "%s", serial->path);
 	c->listener = l;
 	c->socket_input = true;
-	c->out_fd = -1;
+	/* No client yet: output is kept (the backlog) for the first one. */
+	output_set(c->output, -1, false);
+	pthread_mutex_lock(&c->output->lock);
+	c->output->discard = false;
+	pthread_mutex_unlock(&c->output->lock);
+	c->output->keep = true;
 	return 0;
+}
+
+/* SIGINT, SIGTERM, SIGHUP or SIGQUIT arrived (they are blocked until the main loop reads
+ * them): a wait during setup gives up. */
+static bool stop_signal_pending(void)
+{
+	sigset_t pending;
+	return sigpending(&pending) == 0 && (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1 ||
+					     sigismember(&pending, SIGHUP) == 1 || sigismember(&pending, SIGQUIT) == 1);
 }
 
 static int connect_socket(const struct serial_config *serial, int type, int *fd_out)
@@ -274,14 +452,18 @@ static int connect_socket(const struct serial_config *serial, int type, int *fd_
 	if (fd < 0)
 		return sink_error(serial, strerror(errno), EXIT_SETUP);
 	/* crosvm's type=unix waits for the reader to appear (10 ms steps, vmlog_forwarder may
-	 * start after it); n90vmm gives up after 30 s rather than hang. type=unix-stream
-	 * connects once, as crosvm's UnixStream::connect does. */
+	 * start after it); n90vmm gives up after 30 s, or at once on a stop signal, rather than
+	 * hang. type=unix-stream connects once, as crosvm's UnixStream::connect does. */
 	int tries = type == SOCK_DGRAM ? 3000 : 1;
 	while (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		if (--tries == 0 || (errno != ENOENT && errno != ECONNREFUSED)) {
 			int e = errno;
 			close(fd);
 			return sink_error(serial, strerror(e), EXIT_NO_INPUT);
+		}
+		if (stop_signal_pending()) {
+			close(fd);
+			return sink_error(serial, "stopped by a signal while waiting for the reader", EXIT_USER_QUIT);
 		}
 		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
 	}
@@ -308,7 +490,25 @@ static int attach_lines(struct console *c, const struct serial_config *serial)
 		k->prefix_len = (size_t)snprintf(k->buf, 32, "<30>n90vmm[%d]: ", (int)getpid());
 	k->len = k->prefix_len;
 	c->lines = k;
-	c->out_fd = -1;
+	output_set(c->output, -1, false);
+	return 0;
+}
+
+/* --serial file:PATH, appended as crosvm opens it. A FIFO works when a reader has it open
+ * (written without blocking, like a pipe) and is refused otherwise: open(2) would wait for one. */
+static int attach_file(struct console *c, const struct serial_config *serial)
+{
+	struct stat st;
+	int fd = file_open(serial->path, O_WRONLY | O_CREAT | O_APPEND, 0644, &st);
+	if (fd == -ENXIO && stat(serial->path, &st) == 0 && S_ISFIFO(st.st_mode))
+		return sink_error(serial, "a FIFO nobody reads (n90vmm does not wait for a reader)", EXIT_NO_INPUT);
+	if (fd == -ENXIO && stat(serial->path, &st) == 0 && S_ISSOCK(st.st_mode))
+		return sink_error(serial, "a socket, not a file (unix-connect:PATH writes to one)", EXIT_NO_INPUT);
+	if (fd < 0)
+		return sink_error(serial, strerror(-fd), EXIT_NO_INPUT);
+	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+		file_set_blocking(fd); /* never waits for a reader; see OUT_WRITE */
+	output_set(c->output, fd, true);
 	return 0;
 }
 
@@ -319,23 +519,20 @@ int console_attach_sink(struct console *c, const struct serial_config *serial)
 	case SERIAL_SINK_STDIO:
 		return 0;
 	case SERIAL_SINK_NONE:
-		c->out_fd = -1;
+		output_set(c->output, -1, false);
 		return 0;
 	case SERIAL_SINK_FILE:
-		/* Appended, as crosvm opens it. */
-		fd = open(serial->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (fd < 0)
-			return sink_error(serial, strerror(errno), EXIT_NO_INPUT);
-		c->out_fd = fd;
-		return 0;
+		return attach_file(c, serial);
 	case SERIAL_SINK_UNIX_LISTEN:
 		return attach_listener(c, serial);
 	case SERIAL_SINK_UNIX_CONNECT: {
 		int status = connect_socket(serial, SOCK_STREAM, &fd);
 		if (status)
 			return status;
-		c->out_fd = c->in_fd = fd;
+		/* Input and output on one socket; the output side owns it. */
+		c->in_fd = fd;
 		c->socket_input = true;
+		output_set(c->output, fd, true);
 		return 0;
 	}
 	case SERIAL_SINK_UNIX_DGRAM:
@@ -350,68 +547,81 @@ int console_listen_fd(const struct console *c)
 	return c->listener ? c->listener->listen_fd : -1;
 }
 
+const char *console_socket_path(const struct console *c)
+{
+	return c->listener ? c->listener->path : NULL;
+}
+
 int console_accept_client(struct console *c)
 {
 	struct console_listener *l = c->listener;
-	int fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return -1;
 	if (c->in_fd >= 0) {
 		/* One client at a time: two readers would each see half the output. */
 		static const char busy[] = "n90vmm: the console has a client already\n";
-		if (write(fd, busy, sizeof(busy) - 1) < 0)
+		if (send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 			errno = 0;
 		close(fd);
 		return -1;
 	}
-	pthread_mutex_lock(&l->lock);
-	size_t first = l->len < CONSOLE_BACKLOG_BYTES - l->head ? l->len : CONSOLE_BACKLOG_BYTES - l->head;
-	if (write_all(fd, l->ring + l->head, first) && write_all(fd, l->ring, l->len - first)) {
-		c->out_bytes += l->len;
-		l->head = l->len = 0;
-		l->client_fd = fd;
-	}
-	pthread_mutex_unlock(&l->lock);
+	/* The backlog goes first: what was taken from the ring for a client that left is still
+	 * in the chunk, then the ring in order. The main loop drains it from here. */
+	struct console_output *o = c->output;
+	o->fd = fd;
+	o->own_fd = false; /* it is in_fd too: console_input_closed closes it */
+	o->mode = OUT_SEND;
+	o->keep = false;
 	return fd;
 }
 
 void console_input_closed(struct console *c)
 {
-	struct console_listener *l = c->listener;
-	if (!l || c->in_fd < 0)
+	if (!c->listener || c->in_fd < 0)
 		return;
-	pthread_mutex_lock(&l->lock);
-	l->client_fd = -1;
-	pthread_mutex_unlock(&l->lock);
+	struct console_output *o = c->output;
+	if (o->fd == c->in_fd) {
+		o->fd = -1;
+		o->keep = true;
+	}
 	close(c->in_fd);
 	c->in_fd = -1;
-}
-
-uint64_t console_backlog_dropped(const struct console *c)
-{
-	return c->listener ? c->listener->dropped : 0;
 }
 
 void console_detach_sink(struct console *c)
 {
 	if (c->listener) {
-		struct console_listener *l = c->listener;
+		/* The socket file stays until vmm/cleanup.c removes it (the sandbox has no unlink). */
+		if (c->in_fd >= 0) {
+			close(c->in_fd);
+			c->in_fd = -1;
+		}
+		if (c->output && c->output->fd >= 0 && !c->output->own_fd)
+			c->output->fd = -1;
+		close(c->listener->listen_fd);
+		free(c->listener);
 		c->listener = NULL;
-		if (l->client_fd >= 0 && l->client_fd != c->in_fd)
-			close(l->client_fd);
-		close(l->listen_fd);
-		/* The sandbox has no unlink (it takes a path); a file left behind is replaced by
-		 * the next run. */
-		if (sandbox_mode == SANDBOX_OFF)
-			unlink(l->path);
-		free(l->ring);
-		free(l);
 	}
 	if (c->lines) {
 		close(c->lines->fd);
 		free(c->lines);
 		c->lines = NULL;
 	}
+	struct console_output *o = c->output;
+	if (o) {
+		c->output = NULL;
+		if (o->fd >= 0 && o->fd == c->in_fd)
+			c->in_fd = -1; /* unix-connect: one socket, owned by the output */
+		output_close_fd(o);
+		if (o->wake_fd >= 0)
+			close(o->wake_fd);
+		byte_ring_free(&o->ring);
+		free(o);
+	}
+	if (c->rx_ready_fd >= 0)
+		close(c->rx_ready_fd);
+	c->rx_ready_fd = -1;
 }
 
 size_t console_filter_input(struct console *c, const uint8_t *in, size_t len, uint8_t *out, bool *quit)

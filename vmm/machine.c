@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vmm/console.h"
@@ -69,7 +70,7 @@ static int open_nic(struct machine *m, struct vm *vm, unsigned int i)
 	else
 		ret = tap_create(tap, nc->host_ip, nc->netmask, err, sizeof(err));
 	if (ret) {
-		fprintf(stderr, "n90vmm: --net: %s\n", err);
+		log_user("n90vmm: --net: %s", err);
 		return ret == -ENOENT || ret == -ENODEV ? EXIT_NO_INPUT : ret == -EPERM ? EXIT_NO_PERMISSION : EXIT_SETUP;
 	}
 	/* Without mac=, a locally administered address that names the NIC (02:6e:39:30 "n90"). */
@@ -106,9 +107,34 @@ static int open_placeholder_disk(struct machine *m, struct vm *vm)
 	return 0;
 }
 
+/* The same image twice (two paths, or a path twice) would be two devices writing one file;
+ * flock cannot say so, since both locks are this process's. Two read-only views are fine. */
+static int check_duplicate_disks(const struct vm_config *cfg)
+{
+	struct stat st[CONFIG_MAX_DISKS];
+	for (unsigned int i = 0; i < cfg->ndisks; i++) {
+		if (stat(cfg->disks[i].path, &st[i]) < 0) {
+			st[i].st_ino = 0; /* opening it reports why */
+			continue;
+		}
+		for (unsigned int j = 0; j < i; j++) {
+			if (st[j].st_ino == 0 || st[i].st_dev != st[j].st_dev || st[i].st_ino != st[j].st_ino ||
+			    (cfg->disks[i].read_only && cfg->disks[j].read_only))
+				continue;
+			log_user("n90vmm: disk '%s': the same image as disk '%s'; a writable image can be attached once",
+				 cfg->disks[i].path, cfg->disks[j].path);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
 int machine_open_backends(struct machine *m, struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
+	int dup = check_duplicate_disks(cfg);
+	if (dup)
+		return dup;
 	for (unsigned int i = machine_placeholder_disks(m->layout, cfg); i > 0; i--) {
 		int ret = open_placeholder_disk(m, vm);
 		if (ret)
@@ -231,6 +257,16 @@ void machine_print_stats(const struct machine *m)
 			m->virtio[i]->name, i, (unsigned long long)s->notifies, (unsigned long long)s->interrupts,
 			(unsigned long long)s->requests, (unsigned long long)s->bytes_read,
 			(unsigned long long)s->bytes_written, (unsigned long long)s->errors, (unsigned long long)s->dropped);
+	}
+}
+
+void machine_sync_disks(struct machine *m)
+{
+	for (unsigned int i = 0; i < m->ndisks; i++) {
+		int ret = virtio_blk_sync(&m->disks[i]);
+		if (ret < 0)
+			log_err("virtio-blk %u: syncing the image at exit failed: %s; what the guest wrote may not all be "
+				"on the disk", i, strerror(-ret));
 	}
 }
 

@@ -112,6 +112,9 @@ int machine_create_virtio(struct machine *m, struct vm *vm, struct console *cons
 /* Console input for the guest (the console UART or hvc0); returns bytes accepted. */
 size_t machine_console_input(struct machine *m, const struct vm_config *cfg, const uint8_t *buf, size_t len);
 void machine_print_stats(const struct machine *m);
+/* fdatasync of every writable disk, once no thread serves them (at exit): what the guest
+ * wrote is durable when n90vmm has exited, flushed by the guest or not. Failures are logged. */
+void machine_sync_disks(struct machine *m);
 void machine_destroy(struct machine *m);
 
 #endif

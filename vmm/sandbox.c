@@ -41,7 +41,10 @@ static const struct sandbox_rule common_rules[] = {
 	ALLOW(sched_yield, "lock contention"),
 	ALLOW(newfstatat, "stdio sizing a stream buffer on first use"),
 	ALLOW(close, "teardown; console and control socket clients"),
-	ALLOW(sendto, "console lines to a --serial unix-dgram: or syslog socket (send())"),
+	ALLOW(sendto, "console output to a socket sink, console lines to a --serial unix-dgram: or syslog "
+		      "socket, control replies (send() with MSG_DONTWAIT)"),
+	ALLOW(poll, "bounded waits for room on stderr (log lines) and on the console sink at exit"),
+	ALLOW(ppoll, "the same where glibc's poll() is ppoll (arm64)"),
 	ALLOW(exit, "thread exit"),
 	ALLOW(exit_group, "process exit"),
 	IOCTL(TCSETS, "restoring the terminal (also from a fatal-signal handler)"),
@@ -100,8 +103,18 @@ static const struct sandbox_rule main_rules[] = {
 	ALLOW(epoll_ctl, "pausing and resuming stdin"),
 	ALLOW(timerfd_settime, "the --timeout timer"),
 	ALLOW(accept4, "clients of the --serial unix: socket and of the --socket control socket"),
+	ALLOW(fdatasync, "disks synced at exit, so what the guest wrote is durable once n90vmm has exited"),
 	IOCTL(KVM_IRQ_LINE, "console input raises the 16550's interrupt"),
 	IOCTL(KVM_SET_GSI_ROUTING, "none expected; kept for symmetry with device setup"),
+};
+
+/* The helper process that waits for n90vmm to exit and removes the socket files it created
+ * (vmm/cleanup.c): it reads its pipe, looks at each path and unlinks what is still the file
+ * n90vmm created. */
+static const struct sandbox_rule cleanup_rules[] = {
+	ALLOW(statx, "is the file at the path still the one n90vmm created (inode, birth time)"),
+	ALLOW(unlink, "removing a --socket or --serial unix: socket file n90vmm created (x86_64 glibc)"),
+	ALLOW(unlinkat, "the same where glibc's unlink() is unlinkat (arm64)"),
 };
 
 static const struct {
@@ -112,7 +125,15 @@ static const struct {
 	[SANDBOX_MAIN] = { main_rules, sizeof(main_rules) / sizeof(main_rules[0]), "main" },
 	[SANDBOX_VCPU] = { vcpu_rules, sizeof(vcpu_rules) / sizeof(vcpu_rules[0]), "vcpu" },
 	[SANDBOX_IO] = { io_rules, sizeof(io_rules) / sizeof(io_rules[0]), "io" },
+	[SANDBOX_CLEANUP] = { cleanup_rules, sizeof(cleanup_rules) / sizeof(cleanup_rules[0]), "cleanup" },
 };
+
+static __thread bool thread_confined;
+
+bool sandbox_thread_confined(void)
+{
+	return thread_confined;
+}
 
 const char *sandbox_role_name(enum sandbox_role role)
 {
@@ -162,6 +183,8 @@ int sandbox_enter(enum sandbox_role role)
 	if (!ret)
 		ret = seccomp_load(ctx);
 	seccomp_release(ctx);
+	if (!ret)
+		thread_confined = true;
 	if (ret < 0)
 		log_err("cannot install the %s thread's seccomp filter: %s", roles[role].name, strerror(-ret));
 	return ret;

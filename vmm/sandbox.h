@@ -10,7 +10,13 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-enum sandbox_role { SANDBOX_MAIN, SANDBOX_VCPU, SANDBOX_IO, SANDBOX_ROLES };
+enum sandbox_role {
+	SANDBOX_MAIN,
+	SANDBOX_VCPU,
+	SANDBOX_IO,
+	SANDBOX_CLEANUP, /* the helper process that removes socket files at exit (vmm/cleanup.c) */
+	SANDBOX_ROLES,
+};
 
 enum sandbox_mode {
 	SANDBOX_ENFORCE, /* a forbidden syscall kills the process (SIGSYS) */
@@ -36,6 +42,9 @@ extern const unsigned int arch_vcpu_sandbox_rule_count;
  * the caller's role, since running unsandboxed silently is not an option. */
 int sandbox_enter(enum sandbox_role role);
 const char *sandbox_role_name(enum sandbox_role role);
+/* Whether the calling thread runs under a filter (then it must not call what its role does
+ * not allow, e.g. unlink). */
+bool sandbox_thread_confined(void);
 /* Number of rules in a role's allow-list (for tests and docs). */
 unsigned int sandbox_rule_count(enum sandbox_role role);
 

@@ -1,6 +1,7 @@
-/* ACPI tables (ACPI 6.4 §5.2). Only what a guest needs to find its CPUs and power off:
- * Linux's Debian build has no MP-table parser, so SMP depends on the MADT, and poweroff
- * depends on the FADT PM1 control block plus \_S5 in the DSDT. */
+/* ACPI tables (ACPI 6.4 §5.2). Only what a guest needs to find its CPUs, its PCI
+ * configuration space and power off: Linux's Debian build has no MP-table parser, so SMP
+ * depends on the MADT; poweroff depends on the FADT PM1 control block plus \_S5 in the DSDT;
+ * the MCFG says where ECAM is, as crosvm's does (the e820 map reserves that range). */
 #include "arch/x86_64/tables.h"
 
 #include <errno.h>
@@ -373,6 +374,22 @@ static int acpi_build_fadt(struct acpi_writer *w, const struct arch_profile *pro
 	return acpi_commit(w, *gpa, t, sizeof(t));
 }
 
+/* MCFG (PCI Firmware Specification 3.2 §4.1.2): one allocation, segment 0, buses 0..n-1. */
+static int acpi_build_mcfg(struct acpi_writer *w, const struct x86_pci_host *pci, uint64_t *gpa)
+{
+	uint8_t t[36 + 8 + 16];
+	memset(t, 0, sizeof(t));
+	put_le64(t + 44, pci->ecam_base);
+	put_le16(t + 52, 0);                          /* PCI segment group */
+	t[54] = 0;                                    /* start bus */
+	t[55] = (uint8_t)(pci->bus_count - 1);        /* end bus */
+	acpi_header(t, "MCFG", sizeof(t), 1);
+	*gpa = acpi_alloc(w, sizeof(t), 16);
+	if (!*gpa)
+		return -ENOSPC;
+	return acpi_commit(w, *gpa, t, sizeof(t));
+}
+
 int x86_acpi_build(const struct guest_mem *mem, const struct arch_profile *profile, unsigned int ncpus,
 		   const struct x86_mmio_device *mmio_devs, unsigned int n_mmio_devs, const struct x86_pci_host *pci,
 		   uint64_t *rsdp_gpa)
@@ -380,7 +397,7 @@ int x86_acpi_build(const struct guest_mem *mem, const struct arch_profile *profi
 	struct acpi_writer w = { .mem = mem, .next = profile->acpi_addr, .end = profile->acpi_end };
 	static struct aml dsdt_body;
 	uint8_t buf[64];
-	uint64_t rsdp, facs, dsdt, fadt, madt, xsdt, rsdt;
+	uint64_t rsdp, facs, dsdt, fadt, madt, mcfg = 0, xsdt, rsdt;
 	int ret;
 
 	if (!guest_mem_is_ram(mem, profile->acpi_addr, profile->acpi_end - profile->acpi_addr))
@@ -413,24 +430,29 @@ int x86_acpi_build(const struct guest_mem *mem, const struct arch_profile *profi
 	if ((ret = acpi_build_madt(&w, ncpus, &madt)) < 0)
 		return ret;
 
-	/* XSDT (64-bit pointers) and RSDT (32-bit) list the same two tables. */
+	if (pci && pci->bus_count && (ret = acpi_build_mcfg(&w, pci, &mcfg)) < 0)
+		return ret;
+
+	/* XSDT (64-bit pointers) and RSDT (32-bit) list the same tables. */
+	uint64_t tables[3] = { fadt, madt, mcfg };
+	uint32_t ntables = mcfg ? 3 : 2;
 	memset(buf, 0, sizeof(buf));
-	put_le64(buf + 36, fadt);
-	put_le64(buf + 44, madt);
-	acpi_header(buf, "XSDT", 52, 1);
-	xsdt = acpi_alloc(&w, 52, 16);
+	for (uint32_t i = 0; i < ntables; i++)
+		put_le64(buf + 36 + 8 * i, tables[i]);
+	acpi_header(buf, "XSDT", 36 + 8 * ntables, 1);
+	xsdt = acpi_alloc(&w, 36 + 8 * ntables, 16);
 	if (!xsdt)
 		return -ENOSPC;
-	if ((ret = acpi_commit(&w, xsdt, buf, 52)) < 0)
+	if ((ret = acpi_commit(&w, xsdt, buf, 36 + 8 * ntables)) < 0)
 		return ret;
 	memset(buf, 0, sizeof(buf));
-	put_le32(buf + 36, (uint32_t)fadt);
-	put_le32(buf + 40, (uint32_t)madt);
-	acpi_header(buf, "RSDT", 44, 1);
-	rsdt = acpi_alloc(&w, 44, 16);
+	for (uint32_t i = 0; i < ntables; i++)
+		put_le32(buf + 36 + 4 * i, (uint32_t)tables[i]);
+	acpi_header(buf, "RSDT", 36 + 4 * ntables, 1);
+	rsdt = acpi_alloc(&w, 36 + 4 * ntables, 16);
 	if (!rsdt)
 		return -ENOSPC;
-	if ((ret = acpi_commit(&w, rsdt, buf, 44)) < 0)
+	if ((ret = acpi_commit(&w, rsdt, buf, 36 + 4 * ntables)) < 0)
 		return ret;
 
 	/* RSDP (§5.2.5.3), revision 2: checksum over the first 20 bytes, extended over all 36. */

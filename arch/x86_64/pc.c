@@ -209,8 +209,8 @@ int arch_load_kernel(struct vm *vm, const uint8_t *kernel, size_t kernel_size, c
 			mmio[nmmio] = (struct x86_mmio_device){ machine_virtio_mmio_addr(l, nmmio), VIRTIO_MMIO_SIZE,
 								 l->virtio_mmio_gsis[nmmio] };
 	/* The PCI host bridge exists whenever virtio uses PCI, devices or not (guests scan). */
-	struct x86_pci_host pci = { (unsigned int)(l->pci_config_size >> 20), l->pci_window_base, l->pci_window_size,
-				    { 0 } };
+	struct x86_pci_host pci = { (unsigned int)(l->pci_config_size >> 20), l->pci_config_base, l->pci_window_base,
+				    l->pci_window_size, { 0 } };
 	memcpy(pci.intx_gsis, l->pci_intx_gsis, sizeof(pci.intx_gsis));
 	struct x86_boot_input in = {
 		.pci = vm->cfg->transport == VIRTIO_TRANSPORT_PCI ? &pci : NULL,

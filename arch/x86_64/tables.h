@@ -25,9 +25,10 @@ struct x86_mmio_device {
 	uint32_t gsi;
 };
 
-/* A PCI host bridge described to the guest (DSDT PCI0). */
+/* A PCI host bridge described to the guest (DSDT PCI0, and MCFG for its ECAM). */
 struct x86_pci_host {
 	unsigned int bus_count;
+	uint64_t ecam_base; /* bus_count MiB of ECAM from here */
 	uint64_t window_base, window_size;
 	uint8_t intx_gsis[4]; /* INTA#..INTD# at slot 0 (x86_profile.pci_intx_gsis); 0: no _PRT */
 };

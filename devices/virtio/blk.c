@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "vmm/bytes.h"
+#include "vmm/files.h"
 #include "vmm/log.h"
 
 #define HEADER_LEN 16
@@ -83,8 +84,8 @@ static uint8_t blk_readwrite(struct virtio_blk *blk, const struct virtq_chain *c
 		return VIRTIO_BLK_S_IOERR;
 	int ret = blk_rw(blk, write, iov, n, sector * VIRTIO_BLK_SECTOR);
 	if (ret) {
-		log_warn("%s: %s at sector %llu failed: %s", blk->dev.name, write ? "write" : "read",
-			 (unsigned long long)sector, strerror(-ret));
+		log_warn_limited("virtio-blk request failed", "%s%u: %s at sector %llu failed: %s", blk->dev.name,
+				 blk->index, write ? "write" : "read", (unsigned long long)sector, strerror(-ret));
 		return VIRTIO_BLK_S_IOERR;
 	}
 	if (write) {
@@ -167,7 +168,12 @@ uint32_t virtio_blk_handle_chain(struct virtio_blk *blk, const struct virtq_chai
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		/* A read-only image has nothing to flush; fdatasync would be a no-op write. */
-		status = blk->read_only || fdatasync(blk->fd) == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+		status = VIRTIO_BLK_S_OK;
+		if (!blk->read_only && fdatasync(blk->fd) < 0) {
+			log_warn_limited("virtio-blk request failed", "%s%u: flush failed: %s", blk->dev.name, blk->index,
+					 strerror(errno));
+			status = VIRTIO_BLK_S_IOERR;
+		}
 		break;
 	case VIRTIO_BLK_T_GET_ID: {
 		uint64_t n = c->write_len - 1 < VIRTIO_BLK_ID_BYTES ? c->write_len - 1 : VIRTIO_BLK_ID_BYTES;
@@ -217,14 +223,15 @@ static const struct virtio_device_ops blk_ops = {
 int virtio_blk_init(struct virtio_blk *blk, const struct blk_options *opt, const struct guest_mem *mem,
 		    unsigned int index)
 {
-	int flags = (opt->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | (opt->direct ? O_DIRECT : 0);
-	int fd = open(opt->path, flags);
+	/* Opened without waiting (a FIFO would block open(2)) and checked by virtio_blk_init_fd. */
+	struct stat st;
+	int flags = (opt->read_only ? O_RDONLY : O_RDWR) | (opt->direct ? O_DIRECT : 0);
+	int fd = file_open(opt->path, flags, 0, &st);
 	if (fd < 0) {
-		int err = errno;
 		memset(blk, 0, sizeof(*blk));
 		blk->fd = -1;
-		fprintf(stderr, "n90vmm: disk '%s': %s\n", opt->path, strerror(err));
-		return -err;
+		log_user("n90vmm: disk '%s': %s", opt->path, strerror(-fd));
+		return fd;
 	}
 	return virtio_blk_init_fd(blk, fd, opt, mem, index);
 }
@@ -236,18 +243,31 @@ int virtio_blk_init_fd(struct virtio_blk *blk, int fd, const struct blk_options 
 	memset(blk, 0, sizeof(*blk));
 	blk->read_only = opt->read_only;
 	blk->fd = fd;
-	if (fstat(blk->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
-		fprintf(stderr, "n90vmm: disk '%s': not a regular file or block device\n", opt->path);
+	blk->index = index;
+	if (fstat(blk->fd, &st) < 0)
+		st.st_mode = 0;
+	if (!(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+		log_user("n90vmm: disk '%s': is %s, not a regular file or block device", opt->path, file_kind(st.st_mode));
 		close(blk->fd);
+		blk->fd = -1;
 		return -EINVAL;
 	}
+	/* Image I/O never waits for a peer, so O_NONBLOCK only meant "do not wait in open";
+	 * left on, io_uring would take it as "never block" and fail reads with EAGAIN. */
+	file_set_blocking(blk->fd);
 	/* A second monitor writing the same image would corrupt it: refuse, as crosvm does. */
 	if (flock(blk->fd, (opt->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		int err = errno;
-		fprintf(stderr, "n90vmm: disk '%s': %s\n", opt->path,
-			err == EWOULDBLOCK ? "in use by another process (locked)" : strerror(err));
+		char holder[128];
+		if (err == EWOULDBLOCK) {
+			file_lock_holder(&st, holder, sizeof(holder));
+			log_user("n90vmm: disk '%s': in use by %s, which holds a lock on it", opt->path, holder);
+		} else {
+			log_user("n90vmm: disk '%s': cannot lock it: %s", opt->path, strerror(err));
+		}
 		close(blk->fd);
-		return -err;
+		blk->fd = -1;
+		return err == EWOULDBLOCK ? -EBUSY : -err;
 	}
 	uint64_t bytes = (uint64_t)st.st_size;
 	if (S_ISBLK(st.st_mode)) {
@@ -279,6 +299,13 @@ int virtio_blk_init_fd(struct virtio_blk *blk, int fd, const struct blk_options 
 	virtio_dev_init(&blk->dev, "virtio-blk", VIRTIO_ID_BLOCK, features, 1, VIRTIO_BLK_QUEUE_SIZE,
 			VIRTIO_BLK_CONFIG_LEN, mem, &blk_ops, blk);
 	return 0;
+}
+
+int virtio_blk_sync(struct virtio_blk *blk)
+{
+	if (blk->fd < 0 || blk->read_only)
+		return 0;
+	return fdatasync(blk->fd) < 0 ? -errno : 0;
 }
 
 void virtio_blk_destroy(struct virtio_blk *blk)

@@ -41,6 +41,7 @@ struct blk_options {
 struct virtio_blk {
 	struct virtio_dev dev;
 	int fd;
+	unsigned int index; /* the disk's number, for messages */
 	bool read_only;
 	uint64_t capacity; /* in 512-byte sectors; a partial last sector is not exposed */
 	char id[VIRTIO_BLK_ID_BYTES];
@@ -49,13 +50,17 @@ struct virtio_blk {
 };
 
 /* Opens and locks the image (flock: exclusive for read-write, shared for read-only).
- * Returns 0 or -errno with a one-line reason logged. */
+ * Returns 0 or -errno with a one-line reason logged: -EINVAL not an image (a FIFO, a
+ * directory), -EBUSY locked by another process (named in the line). */
 int virtio_blk_init(struct virtio_blk *blk, const struct blk_options *opt, const struct guest_mem *mem,
 		    unsigned int index);
 /* The same over an image already open as fd (opt->path names it in messages); the device owns
  * fd from now on, also when it fails. */
 int virtio_blk_init_fd(struct virtio_blk *blk, int fd, const struct blk_options *opt, const struct guest_mem *mem,
 		       unsigned int index);
+/* fdatasync of a writable image: what the guest wrote is on the disk, flushed or not. Called
+ * once no thread serves the device any more (at exit). 0 or -errno. */
+int virtio_blk_sync(struct virtio_blk *blk);
 void virtio_blk_destroy(struct virtio_blk *blk);
 
 /* Executes one request chain; returns the number of bytes written into the chain's writable

@@ -147,7 +147,8 @@ static void mmio_write32(struct virtio_mmio *t, uint64_t reg, uint32_t v)
 	case REG_QUEUE_NUM:
 		q->size = (uint16_t)(v && v <= q->max_size ? v : q->max_size);
 		if (v == 0 || v > q->max_size)
-			log_warn("%s: queue size %u refused (max %u)", dev->name, v, q->max_size);
+			log_warn_limited("virtio-mmio queue size refused", "%s: queue size %u refused (max %u)", dev->name, v,
+					 q->max_size);
 		break;
 	case REG_QUEUE_READY:
 		if (v == 1)

@@ -73,7 +73,7 @@ void virtio_queue_enable(struct virtio_dev *dev, unsigned int q)
 	pthread_mutex_lock(&dev->lock);
 	enum virtq_error err = virtq_enable(&dev->queues[q]);
 	if (err != VIRTQ_OK) {
-		log_warn("%s: queue %u: %s", dev->name, q, virtq_error_name(err));
+		log_warn_limited("virtio queue error", "%s: queue %u: %s", dev->name, q, virtq_error_name(err));
 		dev->stats.errors++;
 		dev->queues[q].broken = true;
 	}
@@ -94,7 +94,8 @@ void virtio_queue_run(struct virtio_dev *dev, unsigned int q, void (*fn)(struct 
 	bool newly_broken = vq->broken && !broken_before;
 	if (newly_broken) {
 		dev->stats.errors++;
-		log_warn("%s: queue %u: %s; device needs reset", dev->name, q, virtq_error_name(vq->last_error));
+		log_warn_limited("virtio queue error", "%s: queue %u: %s; device needs reset", dev->name, q,
+				 virtq_error_name(vq->last_error));
 	}
 	pthread_mutex_unlock(&dev->lock);
 	if (newly_broken)

@@ -177,6 +177,18 @@ void kprintf(const char *fmt, ...)
 	va_end(ap);
 }
 
+u32 ksnprintf(char *buf, u32 cap, const char *fmt, ...)
+{
+	struct sink s = { buf, 0, cap };
+	va_list ap;
+	if (cap)
+		buf[0] = 0;
+	va_start(ap, fmt);
+	vfmt(&s, fmt, ap);
+	va_end(ap);
+	return s.len;
+}
+
 /* Failure details: formatted into a static buffer, returned as the
  * check's result (NULL means ok). */
 static char why_buf[160];

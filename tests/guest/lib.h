@@ -30,6 +30,8 @@ void arch_putc(char c);
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A check's failure detail, formatted into a static buffer (one at a time). */
 const char *failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Formats into buf (cap bytes, NUL included); returns the length written. */
+u32 ksnprintf(char *buf, u32 cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* "check NAME: ok" or "check NAME: FAIL detail"; a failure makes the RESULT FAIL. */
 void report(const char *name, const char *fail);
 /* No check has failed so far. */

@@ -101,6 +101,17 @@ for case in "blk-pci-poll mb.bin" "blk-mmio-poll mb.bin" "blk-pci-irq mb.bin" "b
 		compare "$name" "$name.txt" && blk_checks "$name" "$transport" && ok "$name"
 done
 
+# The MCFG: under crosvm-x86 the guest finds ECAM (0xF4000000) from the MCFG alone, as under
+# crosvm; nothing on its command line says where (its fallback is starry-x86's 0xB0000000).
+name=virtio-blk-pci-crosvm-mcfg
+make_image "$tmp/rw.img"
+make_image "$tmp/ro.img"
+if boot "$name" 0 --timeout 60 --profile crosvm-x86 -c 1 -m 256 --disk "$tmp/rw.img" --disk "$tmp/ro.img,ro" \
+	-p "virtio=blk-pci-poll" "$gdir/mb.bin" && compare "$name" virtio-blk-pci-poll.txt &&
+	check_written "$name" "$tmp/rw.img" pci; then
+	ok "$name"
+fi
+
 # The StarryOS-shaped run: the starry-x86 profile's machine as StarryOS's platform code
 # checks it (tests/guest/x86_64/starry.c: ECAM scan, BAR window, CMOS clock, leaf 0x16), four vCPUs
 # started with INIT-SIPI-SIPI, a polled modern virtio-blk, power-off by 0x2000 to port 0x604.

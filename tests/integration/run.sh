@@ -105,6 +105,33 @@ if [ -n "$l1_needs" ]; then
 	count "$tmp/kvm-l1.log" rig-l1
 fi
 
+# --- 2b. a hostile host: stuck readers, FIFOs, idle sockets, signals, floods, load ----------
+# (tests/integration/hostile-host.sh; 300 boots in a row here, fewer for a sanitizer build or
+# inside the rig, where every boot is slow)
+boots=${HOSTILE_BOOTS:-300}
+[ -n "${N90VMM:-}" ] && boots=${HOSTILE_BOOTS:-50}
+where="$where hostile=$(host_kvm_where any)"
+if host_kvm_can any; then
+	echo "== a hostile host, on this host's KVM ($(host_kvm_flavour))"
+	HOSTILE_BOOTS=$boots "$here/hostile-host.sh" "$n90" "$guests" "$here/expected" "$build/hostile-peer" |
+		tee "$tmp/hostile.log"
+else
+	echo "== a hostile host, inside the rig's L1 VM (this host's KVM: $(host_kvm_flavour))"
+	"$root/tests/system/l1.sh" --timeout 900 --log "$build/integration-hostile-l1.log" \
+		--add "$n90:/n90/n90vmm" --add "$here/hostile-host.sh:/n90/hostile-host.sh" \
+		--add "$build/hostile-peer:/n90/hostile-peer" --add "$guests/mb.bin:/n90/files/mb.bin" \
+		--add "$here/expected/mb.bin-cpus1.txt:/n90/files/mb.bin-cpus1.txt" -- \
+		env HOSTILE_BOOTS="${HOSTILE_BOOTS:-30}" ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} \
+		/n90/hostile-host.sh /n90/n90vmm /n90/files /n90/files /n90/hostile-peer | tee "$tmp/hostile.log"
+fi
+read -r hp hf < <(sed -n 's/^hostile-host: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$tmp/hostile.log" | tr -d '\r')
+if [ -z "${hp:-}" ]; then
+	bad hostile-host "no result line"
+else
+	pass=$((pass + hp))
+	fail=$((fail + hf))
+fi
+
 # --- 3. the same files on QEMU -------------------------------------------------------------
 # (not again for another build of the monitor: QEMU's side does not change)
 # QEMU's accelerator by the guest's need: KVM (with a CPU model this host accepts) where the

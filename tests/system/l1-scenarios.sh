@@ -22,6 +22,9 @@ else
 fi
 d=$1
 shift
+# A scenario's reader that went away (a VM that ended early) fails that scenario; it must not
+# end the whole session by SIGPIPE.
+trap '' PIPE
 only=" $* "
 cd "$d" || exit 1
 [ -x ./n90vmm ] && features=$(./n90vmm --features 2>/dev/null)
@@ -29,16 +32,16 @@ cd "$d" || exit 1
 if [ "$arch" = aarch64 ] || [ "$arch" = arm64 ]; then
 	# crosvm-arm64: an Image, 2 GiB at least, the rootfs the second disk (an empty one goes
 	# first when only one is given), virtio-pci on INTx through the GIC (no ITS).
-	kernel=Image mem= crosvm_mem=2048 rootdev=vdb pci_irq='GICv3.*virtio' smp_feature=psci
+	kernel=Image mem= guest_mib=2048 crosvm_mem=2048 rootdev=vdb pci_irq='GICv3.*virtio' smp_feature=psci
 	[ -x ./qemu-system-aarch64 ] && features="$features
 qemu"
 	features="$features
 rig"
 	. "$here/l1-scenarios-arm64.sh"
 else
-	kernel=vmlinuz mem="-m 512" crosvm_mem=512 rootdev=vda pci_irq='PCI-MSI' smp_feature=acpi
+	kernel=vmlinuz mem="-m 512" guest_mib=512 crosvm_mem=512 rootdev=vda pci_irq='PCI-MSI' smp_feature=acpi
 fi
-# rootdev: the disk l2-init.sh mounts or reads.
+# rootdev: the disk l2-init.sh mounts or reads; guest_mib: the guest RAM $mem gives.
 base="console=ttyS0 panic=-1 quiet rootdev=$rootdev"
 
 boot() { # n90vmm with a timeout; console to stdout
@@ -305,6 +308,125 @@ else
 	scenario linux-bzimage-initrd bzimage
 	scenario linux-pvh-vmlinux pvh
 fi
+# Running and not a zombie.
+alive() { st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) && [ "$st" != Z ]; }
+
+# Durability on real Linux: ext4 on virtio-blk, the guest writing and fsync'ing files while
+# n90vmm is ended with SIGNAL at a random moment (0.3..3.3 s into the writing), ROUNDS times.
+# After each end the journal is replayed as the next mount would (e2fsck -E journal_only),
+# then `e2fsck -fn` must find nothing wrong and every file the guest had reported fsync'ed
+# must hold exactly what it wrote. RIG_DURABILITY_ROUNDS rounds (run.sh sets it).
+durability() { # SIGNAL WANT_STATUS
+	rounds=${RIG_DURABILITY_ROUNDS:-20}
+	cp rootfs.ext4 dur.ext4
+	r=0 checked=0
+	while [ $r -lt "$rounds" ]; do
+		r=$((r + 1))
+		t0=$(now)
+		# A fresh file: the redirection below truncates it only once the child runs, and
+		# the last round's READY must not be found meanwhile.
+		rm -f dur.out dur.err
+		# shellcheck disable=SC2086 # $mem is an option or nothing
+		./n90vmm --no-stdin --timeout 300 $mem -p "$base scenario=durability" -i l2.cpio.gz "$kernel" dur.ext4 \
+			>dur.out 2>dur.err &
+		vm=$!
+		if ! wait_for dur.out L2-DUR-READY 120; then
+			echo "round $r: the guest never started writing ($(awk -v a="$t0" -v b="$(now)" 'BEGIN { print b - a }') s;" \
+				"n90vmm $(alive $vm && echo running || echo gone); $(wc -c <dur.out) bytes of console)"
+			kill -KILL $vm
+			cat dur.out dur.err
+			return 1
+		fi
+		t1=$(now)
+		delay=$(awk -v r=$r -v s="$1" 'BEGIN { srand(r * 2 + (s == "KILL")); printf "%.2f", 0.3 + 3 * rand() }')
+		sleep "$delay"
+		kill -"$1" $vm
+		wait $vm
+		rc=$?
+		if [ $rc -ne "$2" ]; then
+			echo "round $r: n90vmm exit $rc after SIG$1, expected $2"
+			tail -5 dur.err
+			return 1
+		fi
+		t2=$(now)
+		./e2fsck -fy -E journal_only dur.ext4 >fsck.txt 2>&1
+		if ! ./e2fsck -fn dur.ext4 >fsck.txt 2>&1; then
+			echo "round $r: e2fsck -fn after SIG$1 at ${delay} s:"
+			cat fsck.txt
+			return 1
+		fi
+		# Complete lines only: a line cut by the kill is not a report.
+		tr -d '\r' <dur.out | grep -E '^L2-DUR-SYNCED f[0-9]+ [0-9a-f]{32}$' >synced.txt
+		rm -rf dump && mkdir dump
+		awk '{ print "dump /d/" $2 " dump/" $2 }' synced.txt >dump.cmd
+		./debugfs -f dump.cmd dur.ext4 >/dev/null 2>&1
+		while read -r _ f sum; do
+			got=$(md5sum <"dump/$f" 2>/dev/null | cut -d' ' -f1)
+			if [ "$got" != "$sum" ]; then
+				echo "round $r: $f was fsync'ed with md5 $sum; the image holds ${got:-no such file}"
+				return 1
+			fi
+			checked=$((checked + 1))
+		done <synced.txt
+		echo "round $r: SIG$1 at ${delay} s, exit $rc, $(wc -l <synced.txt) fsync'ed files intact, e2fsck -fn clean" \
+			"(boot $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s, checks $(awk -v a="$t2" -v b="$(now)" 'BEGIN { print b - a }') s)"
+	done
+	echo "DURABILITY SIG$1: $r ends, $checked fsync'ed files checked, e2fsck -fn clean after each"
+}
+run_durability_kill() { durability KILL 137; }
+run_durability_term() { durability TERM 130; }
+
+# Soak: disk, network and console traffic together for RIG_SOAK_SECONDS (run.sh: 60; the
+# nightly run gives 1800), n90vmm's own memory (RSS without the guest's RAM mapping), open
+# fds and threads sampled every 5 s. Bounds, after a 20 s warm-up: RSS within 4 MiB of the
+# first sample, fds and threads unchanged.
+run_soak() {
+	secs=${RIG_SOAK_SECONDS:-180}
+	cp rootfs.ext4 soak.ext4
+	rm -rf www && mkdir www
+	dd if=/dev/urandom of=www/blob bs=64k count=16 2>/dev/null
+	want=$(md5sum <www/blob | cut -d' ' -f1)
+	httpd -f -p 8080 -h "$PWD/www" &
+	web=$!
+	# shellcheck disable=SC2086 # $mem is an option or nothing
+	./n90vmm --no-stdin --stats --timeout $((secs + 600)) $mem \
+		--net host-ip=10.0.2.1,netmask=255.255.255.252,mac=02:00:0a:00:02:02 \
+		-p "$base scenario=soak soak=$secs" -i l2.cpio.gz "$kernel" soak.ext4 >soak.out 2>soak.err &
+	vm=$!
+	ok=1
+	wait_for soak.out L2-SOAK-START 180 || ok=0
+	: >samples.txt
+	t=0
+	while alive $vm && ! grep -q L2-SOAK-DONE soak.out; do
+		rss=$(awk -v ram=$((guest_mib * 1024)) '/^[0-9a-f]+-[0-9a-f]+ / { size = 0 } /^Size:/ { size = $2 }
+			/^Rss:/ { if (size != ram) rss += $2 } END { print rss + 0 }' /proc/$vm/smaps 2>/dev/null)
+		fds=$(ls /proc/$vm/fd 2>/dev/null | wc -l)
+		thr=$(sed -n 's/^Threads:[[:space:]]*//p' /proc/$vm/status 2>/dev/null)
+		[ -n "$thr" ] && echo "$t $rss $fds $thr" >>samples.txt
+		sleep 5
+		t=$((t + 5))
+	done
+	wait $vm
+	rc=$?
+	kill $web
+	tr -d '\r' <soak.out | grep -v '^L2-SOAK-LINE' | tail -20
+	grep '^stats:' soak.err
+	echo "samples (seconds rss-kib fds threads):"
+	cat samples.txt
+	verdict=$(awk '$1 >= 20 {
+			if (!n++) { r0 = $2; f0 = $3; t0 = $4 }
+			if ($2 > rmax) rmax = $2
+			if ($3 != f0 || $4 != t0) moved++
+		}
+		END { printf "%d %d %d %d %d %d\n", n, r0, rmax, f0, t0, moved + 0 }' samples.txt)
+	set -- $verdict
+	rounds=$(tr -d '\r' <soak.out | sed -n 's/^L2-SOAK-DONE rounds=\([0-9]*\) errors=\([0-9]*\)$/\1 \2/p')
+	net=$(tr -d '\r' <soak.out | sed -n 's/^L2-SOAK-NET \([0-9a-f]*\)$/\1/p')
+	echo "SOAK: ${secs} s, rounds/errors ${rounds:-none}, ${1} samples after warm-up; monitor RSS ${2} -> max ${3} KiB (bound +4096), fds ${4}, threads ${5}, changes ${6}; exit $rc"
+	[ $ok -eq 1 ] && [ $rc -eq 0 ] && [ "$net" = "$want" ] && [ -n "$rounds" ] && [ "${rounds#* }" = 0 ] &&
+		[ "${rounds% *}" -gt 0 ] && [ "$1" -ge 2 ] && [ "$3" -le $(($2 + 4096)) ] && [ "$6" -eq 0 ]
+}
+
 scenario linux-smp-2cpu "$smp_feature"
 scenario virtio-blk-mmio-rootfs virtio-blk virtio-mmio
 scenario virtio-blk-pci-rootfs virtio-blk virtio-pci
@@ -316,4 +438,12 @@ scenario virtio-net-tap virtio-net
 scenario harness-command harness
 scenario crosvm-runner harness crosvm-cli
 scenario sandbox seccomp
+# The long ones (each in an L1 session of its own, run.sh). On arm64 only when named
+# (RIG_SCENARIOS): the disk and network paths they stress are the same code on both, and the
+# arm64 rig is the slower one.
+if [ "$kernel" != Image ] || [ "$only" != "  " ]; then
+	scenario durability-kill virtio-blk virtio-pci
+	scenario durability-term virtio-blk virtio-pci
+	scenario soak virtio-blk virtio-net virtio-pci
+fi
 [ -n "$listing" ] || echo "SCENARIOS-DONE"

@@ -64,6 +64,60 @@ net)
 	done
 	echo "L2-NET-DONE rx_packets=$(cat /sys/class/net/eth0/statistics/rx_packets) tx_packets=$(cat /sys/class/net/eth0/statistics/tx_packets) rx_dropped=$(cat /sys/class/net/eth0/statistics/rx_dropped)"
 	;;
+durability)
+	# ext4 on virtio-blk (PCI): files written and fsync'ed one after another until n90vmm is
+	# killed; a file's line comes only once its data and its directory entry are on the disk.
+	load virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk
+	mkdir -p /mnt
+	mount -t ext4 "/dev/$rootdev" /mnt || { echo "L2-DUR-MOUNT-FAILED"; poweroff -f; }
+	rm -rf /mnt/d && mkdir /mnt/d && sync
+	echo "L2-DUR-READY"
+	n=0
+	while :; do
+		dd if=/dev/urandom of=/mnt/d/f$n bs=4k count=$((1 + n % 16)) conv=fsync 2>/dev/null &&
+			sync /mnt/d && echo "L2-DUR-SYNCED f$n $(md5sum </mnt/d/f$n | cut -d' ' -f1)"
+		n=$((n + 1))
+	done
+	;;
+soak)
+	# Disk, network and console traffic together for soak=SECONDS: 1 MiB written, fsync'ed,
+	# read back past the page cache and compared; a 1 MiB file fetched from L1 over HTTP and
+	# a ping; ten lines on the console; again.
+	load virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk failover \
+		net_failover virtio_net
+	mkdir -p /mnt /tmp
+	mount -t ext4 "/dev/$rootdev" /mnt || echo "L2-SOAK-MOUNT-FAILED"
+	ip link set lo up
+	ip addr add 10.0.2.2/30 dev eth0 && ip link set eth0 up
+	secs=$(sed -n 's/.*soak=\([0-9]*\).*/\1/p' /proc/cmdline)
+	end=$(($(date +%s) + ${secs:-60}))
+	n=0 bad=0 net=
+	echo "L2-SOAK-START ${secs:-60}"
+	while [ "$(date +%s)" -lt $end ]; do
+		dd if=/dev/urandom of=/mnt/soak bs=64k count=16 conv=fsync 2>/dev/null
+		a=$(md5sum </mnt/soak)
+		echo 3 >/proc/sys/vm/drop_caches
+		[ "$a" = "$(md5sum </mnt/soak)" ] || { bad=$((bad + 1)); echo "L2-SOAK-DISK-MISMATCH $n"; }
+		if wget -q -O /tmp/blob http://10.0.2.1:8080/blob; then
+			got=$(md5sum </tmp/blob | cut -d' ' -f1)
+			[ -n "$net" ] || { net=$got; echo "L2-SOAK-NET $net"; }
+			[ "$got" = "$net" ] || { bad=$((bad + 1)); echo "L2-SOAK-NET-MISMATCH $n"; }
+		else
+			bad=$((bad + 1))
+			echo "L2-SOAK-NET-FAILED $n"
+		fi
+		ping -c 1 -W 5 10.0.2.1 >/dev/null || { bad=$((bad + 1)); echo "L2-SOAK-PING-FAILED $n"; }
+		rm -f /tmp/blob
+		i=0
+		while [ $i -lt 10 ]; do
+			echo "L2-SOAK-LINE $n.$i the quick brown fox jumps over the lazy dog 0123456789abcdefghijklmnopqrstuvwxyz"
+			i=$((i + 1))
+		done
+		n=$((n + 1))
+	done
+	umount /mnt
+	echo "L2-SOAK-DONE rounds=$n errors=$bad"
+	;;
 harness)
 	# A shell with StarryOS's prompt on the serial console, as the harness expects.
 	PS1='starry:~# ' setsid cttyhack sh -i

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The system-test rig: real Linux (Debian's kernel, unmodified) as n90vmm's guest on real KVM,
 # inside an L1 Debian booted under QEMU's software emulation. Builds the L2 material, runs
-# every scenario in one L1 session (a scenario that stalls, or that a wedged L1 never ran, once
-# more in a fresh session: the table says so), prints a table and exits non-zero on any FAIL.
+# the short scenarios in one L1 session and durability-kill, durability-term and soak in a
+# session each (a scenario that stalls, or that a wedged L1 never ran, once more in a fresh
+# session: the table says so), prints a table and exits non-zero on any FAIL.
 # usage: tests/system/run.sh            (make system-test builds n90vmm first)
+#        RIG_LONG=1 tests/system/run.sh   (nightly: a 30-minute soak, 100 ends of each kind)
 #        RIG_SCENARIOS="virtio-net-tap sandbox" tests/system/run.sh   (only those scenarios)
 #        tests/system/run.sh --arch arm64  (or RIG_ARCH=arm64): the arm64 rig: the same n90vmm
 #            scenarios with $N90VMM_ARM64 (default build/arm64/n90vmm, cross-built), plus
@@ -49,47 +51,77 @@ else
 		adds+=(--add "$f:/rig/$(basename "$f")")
 	done
 fi
-# session N NAME...: one L1 session running those scenarios (all when none are named), its
-# console in $rig/logs/scenarios[-retry].log, each scenario's part in $rig/logs/<name>.log.
+# The durability and soak scenarios' lengths: short by default (CI), long with RIG_LONG=1
+# (nightly); each may also be set on its own.
+soak=${RIG_SOAK_SECONDS:-60} rounds=${RIG_DURABILITY_ROUNDS:-5}
+if [ -n "${RIG_LONG:-}" ]; then
+	soak=${RIG_SOAK_SECONDS:-1800} rounds=${RIG_DURABILITY_ROUNDS:-100}
+fi
+# Each long scenario gets an L1 session of its own and a limit to match (a round is mostly one
+# L2 boot: ~15 s on x86_64's rig, more on arm64's).
+long=" durability-kill durability-term soak "
+limit_of() { # NAME
+	local per=40 base=$timeout
+	[ "$rig_arch" = arm64 ] && per=80
+	case $1 in
+	soak) echo $((base + 2 * soak)) ;;
+	durability-*) echo $((base + rounds * per)) ;;
+	esac
+}
+
+# session TAG LIMIT NAME...: one L1 session running those scenarios, its console in
+# $rig/logs/scenarios-TAG.log, L1's in l1-TAG.log, each scenario's part in $rig/logs/<name>.log.
 # (The first marker may follow L1's firmware escape codes on the same line.)
 session() {
-	local n=$1 log=$rig/logs/scenarios.log fake=()
-	shift
-	[ "$n" = 2 ] && log=$rig/logs/scenarios-retry.log
-	# RIG_FAKE_STALL=NAME stalls NAME in the first session; NAME:always in the retry too.
+	local tag=$1 limit=$2 log=$rig/logs/scenarios-$1.log fake=()
+	shift 2
+	# RIG_FAKE_STALL=NAME stalls NAME in its first session; NAME:always in the retry too.
 	case ${RIG_FAKE_STALL:-} in
 	'') ;;
 	*:always) fake=(env "RIG_FAKE_STALL=${RIG_FAKE_STALL%:always}") ;;
-	*) [ "$n" = 1 ] && fake=(env "RIG_FAKE_STALL=$RIG_FAKE_STALL") ;;
+	*) [ "$tag" = retry ] || fake=(env "RIG_FAKE_STALL=$RIG_FAKE_STALL") ;;
 	esac
 	set +e
 	# --retries 0: a wedged session is not run again whole; its unfinished scenarios are.
-	"$here/l1.sh" --timeout "${RIG_L1_TIMEOUT:-$timeout}" --retries 0 --log "$rig/logs/l1-$n.log" "${adds[@]}" -- \
-		"${fake[@]}" /rig/l1-scenarios.sh /rig "$@" >"$work/out.txt"
+	"$here/l1.sh" --timeout "${RIG_L1_TIMEOUT:-$limit}" --retries 0 --log "$rig/logs/l1-$tag.log" "${adds[@]}" -- \
+		env RIG_SOAK_SECONDS="$soak" RIG_DURABILITY_ROUNDS="$rounds" "${fake[@]}" /rig/l1-scenarios.sh /rig "$@" \
+		>"$work/out.txt"
 	l1_status=$?
 	set -e
 	tr -d '\r' <"$work/out.txt" >"$log"
 	awk -v dir="$rig/logs" '/=== [a-z0-9-]+$/ { sub(/.*=== /, ""); f = dir "/" $0 ".log"; printf "" > f; next } f { print > f }' \
 		"$log"
+	while read -r _ name v t; do verdict[$name]=$v secs[$name]=$t; done < <(grep '^SCENARIO ' "$log")
+	return 0
 }
 
 # The scenarios asked for, in order: RIG_SCENARIOS or every one l1-scenarios.sh defines.
 # shellcheck disable=SC2206 # a list of words
 wanted=(${RIG_SCENARIOS:-$("$here/l1-scenarios.sh" --list "$rig_arch")})
 declare -A verdict secs note
-rm -f "$rig/logs"/*.first.log "$rig/logs/scenarios-retry.log" "$rig/logs"/l1-2.log*
-session 1 ${RIG_SCENARIOS:-}
-first_status=$l1_status
-while read -r _ name v t; do verdict[$name]=$v secs[$name]=$t; done < <(grep '^SCENARIO ' "$rig/logs/scenarios.log")
+rm -f "$rig/logs"/*.first.log "$rig/logs"/scenarios*.log "$rig/logs"/l1-*.log*
+short=() first_status=()
+for name in "${wanted[@]}"; do [[ $long == *" $name "* ]] || short+=("$name"); done
+if [ ${#short[@]} -gt 0 ]; then
+	session main "$timeout" "${short[@]}"
+	first_status+=("main:$l1_status")
+fi
+for name in "${wanted[@]}"; do
+	[[ $long == *" $name "* ]] || continue
+	session "$name" "$(limit_of "$name")" "$name"
+	first_status+=("$name:$l1_status")
+done
 
 # A scenario that stalled, or that L1 never finished (a wedged L1 stops them all), is tried
 # once more in a fresh L1 session: TCG's rare wedges say nothing about n90vmm.
-retry=()
+retry=() retry_limit=$timeout
 for name in "${wanted[@]}"; do
 	case ${verdict[$name]:-} in
-	STALL) retry+=("$name") note[$name]="retried: stalled in the first L1 session" ;;
-	'') retry+=("$name") note[$name]="retried: the first L1 session ended before it (status $first_status)" ;;
+	STALL) retry+=("$name") note[$name]="retried: stalled in its first L1 session" ;;
+	'') retry+=("$name") note[$name]="retried: its first L1 session ended before it (${first_status[*]})" ;;
+	*) continue ;;
 	esac
+	[[ $long == *" $name "* ]] && retry_limit=$((retry_limit + $(limit_of "$name")))
 done
 if [ ${#retry[@]} -gt 0 ]; then
 	echo "rig: ${retry[*]}: once more in a fresh L1 session" >&2
@@ -97,8 +129,7 @@ if [ ${#retry[@]} -gt 0 ]; then
 		[ -f "$rig/logs/$name.log" ] && mv "$rig/logs/$name.log" "$rig/logs/$name.first.log"
 		unset "verdict[$name]"
 	done
-	session 2 "${retry[@]}"
-	while read -r _ name v t; do verdict[$name]=$v secs[$name]=$t; done < <(grep '^SCENARIO ' "$rig/logs/scenarios-retry.log")
+	session retry "$retry_limit" "${retry[@]}"
 fi
 
 # The table.

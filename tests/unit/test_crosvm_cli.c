@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -387,19 +389,18 @@ Test(control, stop_round_trip_and_stale_socket)
 		_exit(control_send_stop(path) == 0 ? 0 : 1);
 	/* The refused second listen probed the live socket: that connection comes first and
 	 * closes without a request, which the server must shrug off. */
+	struct control_server server;
+	control_server_init(&server, lfd);
 	enum control_request r = CONTROL_NONE;
 	for (int conn = 0; conn < 3 && r != CONTROL_STOP; conn++) {
 		struct pollfd p = { .fd = lfd, .events = POLLIN };
 		cr_assert_eq(poll(&p, 1, 5000), 1);
-		int cfd = control_accept(lfd);
-		cr_assert_geq(cfd, 0);
-		char buf[CONTROL_REQUEST_MAX];
-		size_t len = 0;
+		int slot = control_server_accept(&server, 0);
+		cr_assert_geq(slot, 0);
 		r = CONTROL_NONE;
-		p.fd = cfd;
+		p.fd = server.clients[slot].fd;
 		while (r == CONTROL_NONE && poll(&p, 1, 5000) == 1)
-			r = control_serve(cfd, buf, &len);
-		close(cfd);
+			r = control_server_serve(&server, (unsigned int)slot);
 	}
 	cr_assert_eq(r, CONTROL_STOP);
 	int status;
@@ -419,5 +420,67 @@ Test(control, stop_round_trip_and_stale_socket)
 	cr_assert_not_null(strstr(bound, "/crosvm-"));
 	close(lfd);
 	unlink(bound);
+	rmdir(dir);
+}
+
+static int connect_unix(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	return fd;
+}
+
+/* Clients that connect and say nothing neither block one that asks (several are served at
+ * once) nor stay for ever (each has CONTROL_CLIENT_DEADLINE_MS); with every slot taken the
+ * next is told "error busy" at once. */
+Test(control, idle_clients_do_not_block_stop)
+{
+	char dir[] = "/tmp/n90-control-XXXXXX", path[128], bound[128], err[256];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vm.sock", dir);
+	int lfd = control_listen(path, bound, sizeof(bound), err, sizeof(err));
+	cr_assert_geq(lfd, 0, "%s", err);
+	struct control_server server;
+	control_server_init(&server, lfd);
+	int idle[CONTROL_MAX_CLIENTS];
+	for (int i = 0; i < CONTROL_MAX_CLIENTS - 1; i++) {
+		idle[i] = connect_unix(path);
+		cr_assert_geq(control_server_accept(&server, 1000), 0);
+	}
+	cr_assert_eq(control_server_expire(&server, 1000), CONTROL_CLIENT_DEADLINE_MS);
+	/* One slot left: a real request is served beside the idle ones. */
+	int asker = connect_unix(path);
+	int slot = control_server_accept(&server, 1000);
+	cr_assert_geq(slot, 0);
+	cr_assert_eq(write(asker, "stop\n", 5), 5);
+	cr_assert_eq(control_server_serve(&server, (unsigned int)slot), CONTROL_STOP);
+	char answer[32] = "";
+	cr_assert_eq(read(asker, answer, sizeof(answer) - 1), 3);
+	cr_assert_str_eq(answer, "ok\n");
+	close(asker);
+	/* Full house: the next one is turned away at once. */
+	idle[CONTROL_MAX_CLIENTS - 1] = connect_unix(path);
+	cr_assert_geq(control_server_accept(&server, 1000), 0);
+	int late = connect_unix(path);
+	cr_assert_eq(control_server_accept(&server, 1000), -2);
+	memset(answer, 0, sizeof(answer));
+	cr_assert_gt(read(late, answer, sizeof(answer) - 1), 0);
+	cr_assert_str_eq(answer, "error busy\n");
+	close(late);
+	/* Their time runs out: closed, told so, and the slots are free again. */
+	cr_assert_eq(control_server_expire(&server, 1000 + CONTROL_CLIENT_DEADLINE_MS), -1);
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		memset(answer, 0, sizeof(answer));
+		cr_assert_gt(read(idle[i], answer, sizeof(answer) - 1), 0);
+		cr_assert_str_eq(answer, "error timeout\n");
+		close(idle[i]);
+	}
+	cr_assert_eq(control_server_accept(&server, 5000), -1, "nothing pending");
+	control_server_close(&server);
+	close(lfd);
+	unlink(path);
 	rmdir(dir);
 }

@@ -121,9 +121,11 @@ static const char *mmap_err = "no boot information";
 static u64 rsdp_hint; /* PVH rsdp_paddr / boot_params acpi_rsdp_addr */
 
 /* action=: how the guest ends after its checks, so the monitor's exit statuses can be
- * tested: poweroff (default), reset (i8042 0xFE), reset-cf9, triplefault, hang. */
-enum { END_POWEROFF, END_RESET_I8042, END_RESET_CF9, END_TRIPLE_FAULT, END_HANG };
-static const char *const actions[] = { "poweroff", "reset", "reset-cf9", "triplefault", "hang", 0 };
+ * tested: poweroff (default), reset (i8042 0xFE), reset-cf9, triplefault, hang, chatty
+ * (prints numbered lines on COM1 forever: a console reader that stops reading must not
+ * stall the monitor). */
+enum { END_POWEROFF, END_RESET_I8042, END_RESET_CF9, END_TRIPLE_FAULT, END_HANG, END_CHATTY };
+static const char *const actions[] = { "poweroff", "reset", "reset-cf9", "triplefault", "hang", "chatty", 0 };
 
 static void mmap_add(u64 base, u64 len, u32 type)
 {
@@ -703,6 +705,22 @@ static void poweroff(void)
 	halt_forever();
 }
 
+/* action=chatty: numbered lines on COM1 forever, a page per `rep outsb` (one exit), so the
+ * monitor sees megabytes a second even where every exit is slow. */
+static void __attribute__((noreturn)) chatty_forever(void)
+{
+	static char page[4096];
+	for (u64 n = 0;;) {
+		u32 len = 0;
+		while (len + 80 < sizeof(page))
+			len += ksnprintf(page + len, sizeof(page) - len,
+					 "chatty %lu: the quick brown fox jumps over the lazy dog\r\n", n++);
+		const char *p = page;
+		u64 left = len;
+		__asm__ volatile("rep outsb" : "+S"(p), "+c"(left) : "d"((u16)COM1) : "memory");
+	}
+}
+
 /* The end chosen with action=; each must end the VM with its own exit status. */
 static void end_guest(void)
 {
@@ -725,6 +743,8 @@ static void end_guest(void)
 		break;
 	case END_HANG:
 		halt_forever();
+	case END_CHATTY:
+		chatty_forever();
 	case END_POWEROFF:
 		break;
 	}

@@ -180,9 +180,8 @@ u64 clock_hz(void)
 /* Discovery                                                           */
 /* ------------------------------------------------------------------ */
 
-/* ECAM base: the MCFG table when there is one (QEMU q35), else pci_ecam=HEX, else 0xB0000000,
- * the address StarryOS's x86-pc platform hard-codes (n90vmm has no MCFG, like that
- * platform expects). BARs are the monitor's: no window, nothing assigned here. */
+/* ECAM base: the MCFG table when there is one (QEMU q35, n90vmm), else pci_ecam=HEX, else
+ * 0xB0000000, the address StarryOS's x86-pc platform hard-codes. BARs are the monitor's: no window, nothing assigned here. */
 struct pci_host *arch_pci_host(void)
 {
 	static struct pci_host h = { .bus_shift = 20, .dev_shift = 15, .fn_shift = 12 };

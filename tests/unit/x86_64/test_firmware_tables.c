@@ -133,7 +133,7 @@ Test(firmware_tables, fadt_and_dsdt_power_off)
 Test(firmware_tables, dsdt_describes_virtio_mmio_and_pci_root)
 {
 	struct x86_mmio_device devs[2] = { { 0xf0000000, 0x1000, 5 }, { 0xf0001000, 0x1000, 6 } };
-	struct x86_pci_host pci = { 64, 0xd0000000, 0x20000000, { 0 } };
+	struct x86_pci_host pci = { 64, 0xf4000000, 0xd0000000, 0x20000000, { 0 } };
 	uint64_t rsdp;
 	cr_assert_eq(x86_acpi_build(&mem, prof, 1, devs, 2, &pci, &rsdp), 0);
 	const uint8_t *fadt = find_table(rsdp, "FACP");
@@ -169,7 +169,7 @@ static uint32_t pkglength(const uint8_t *p, unsigned int *size)
  * {address, pin, source, GSI}, slot s pin p on gsis[(s + p) % 4], the source Zero. */
 Test(firmware_tables, dsdt_pci_routing_table_covers_every_slot_and_pin)
 {
-	struct x86_pci_host pci = { 64, 0xd0000000, 0x20000000, { 16, 17, 18, 19 } };
+	struct x86_pci_host pci = { 64, 0xf4000000, 0xd0000000, 0x20000000, { 16, 17, 18, 19 } };
 	uint64_t rsdp;
 	cr_assert_eq(x86_acpi_build(&mem, prof, 1, NULL, 0, &pci, &rsdp), 0);
 	const uint8_t *fadt = find_table(rsdp, "FACP");
@@ -210,7 +210,7 @@ Test(firmware_tables, dsdt_pci_routing_table_covers_every_slot_and_pin)
 	}
 	cr_assert_eq(p, outer_end);
 	/* No INTx routing in the profile: no _PRT. */
-	struct x86_pci_host bare = { 64, 0xd0000000, 0x20000000, { 0 } };
+	struct x86_pci_host bare = { 64, 0xf4000000, 0xd0000000, 0x20000000, { 0 } };
 	cr_assert_eq(x86_acpi_build(&mem, prof, 1, NULL, 0, &bare, &rsdp), 0);
 	fadt = find_table(rsdp, "FACP");
 	gpa = rd64(fadt + 140);

@@ -48,7 +48,7 @@ static const uint8_t *sdt(uint64_t gpa, const char *sig)
 }
 
 struct acpi_view {
-	uint64_t rsdp, xsdt, rsdt, fadt, madt, dsdt, facs;
+	uint64_t rsdp, xsdt, rsdt, fadt, madt, mcfg, dsdt, facs;
 };
 
 static struct acpi_view build(unsigned int ncpus, const struct x86_mmio_device *devs, unsigned int ndevs,
@@ -70,9 +70,11 @@ static struct acpi_view build(unsigned int ncpus, const struct x86_mmio_device *
 
 	const uint8_t *xsdt = sdt(v.xsdt, "XSDT");
 	const uint8_t *rsdt = sdt(v.rsdt, "RSDT");
-	cr_assert_eq(rd32(xsdt + 4), 36 + 2 * 8, "XSDT lists two tables");
-	cr_assert_eq(rd32(rsdt + 4), 36 + 2 * 4);
-	for (unsigned int i = 0; i < 2; i++) {
+	/* FADT and MADT; with a PCI host the MCFG too. */
+	unsigned int ntables = pci ? 3 : 2;
+	cr_assert_eq(rd32(xsdt + 4), 36 + ntables * 8, "XSDT lists %u tables", ntables);
+	cr_assert_eq(rd32(rsdt + 4), 36 + ntables * 4);
+	for (unsigned int i = 0; i < ntables; i++) {
 		uint64_t gpa = rd64(xsdt + 36 + 8 * i);
 		cr_assert_eq(rd32(rsdt + 36 + 4 * i), gpa, "RSDT and XSDT agree on entry %u", i);
 		const uint8_t *h = at(gpa, 36);
@@ -80,7 +82,10 @@ static struct acpi_view build(unsigned int ncpus, const struct x86_mmio_device *
 			v.fadt = gpa;
 		else if (memcmp(h, "APIC", 4) == 0)
 			v.madt = gpa;
+		else if (memcmp(h, "MCFG", 4) == 0)
+			v.mcfg = gpa;
 	}
+	cr_assert_eq(v.mcfg != 0, pci != NULL, "an MCFG exactly when there is a PCI host");
 	cr_assert_neq(v.fadt, 0, "XSDT -> FACP");
 	cr_assert_neq(v.madt, 0, "XSDT -> APIC");
 	const uint8_t *fadt = sdt(v.fadt, "FACP");
@@ -272,7 +277,7 @@ Test(tables, dsdt_devices_aml_structure)
 	struct x86_mmio_device devs[8];
 	for (unsigned int i = 0; i < 8; i++)
 		devs[i] = (struct x86_mmio_device){ prof->virtio_mmio_base + i * 0x1000, 0x1000, prof->virtio_mmio_gsis[i] };
-	struct x86_pci_host pci = { 64, prof->pci_window_base, prof->pci_window_size, { 0 } };
+	struct x86_pci_host pci = { 64, prof->pci_ecam_base, prof->pci_window_base, prof->pci_window_size, { 0 } };
 	memcpy(pci.intx_gsis, prof->pci_intx_gsis, sizeof(pci.intx_gsis)); /* with _PRT: the largest DSDT */
 	static const unsigned int counts[] = { 1, 2, 8 };
 	for (unsigned int c = 0; c < 3; c++) {
@@ -532,4 +537,20 @@ Test(tables, mp_table_rejects_bad_cpu_counts)
 	cr_assert_eq(x86_mptable_build(&mem, prof, 0), -EINVAL);
 	cr_assert_eq(x86_mptable_build(&mem, prof, X86_MAX_CPUS + 1), -EINVAL);
 	cr_assert_eq(x86_mptable_build(&mem, prof, 1000), -EINVAL);
+}
+
+/* The MCFG (PCI Firmware Spec §4.1.2) gives ECAM's base and bus range for segment 0, from
+ * the profile: a guest finds PCI configuration space the way it does under crosvm. */
+Test(tables, mcfg_describes_the_profiles_ecam)
+{
+	struct x86_pci_host pci = { (unsigned int)(prof->pci_ecam_size >> 20), prof->pci_ecam_base,
+				    prof->pci_window_base, prof->pci_window_size, { 0 } };
+	struct acpi_view v = build(1, NULL, 0, &pci);
+	const uint8_t *m = sdt(v.mcfg, "MCFG");
+	cr_assert_eq(rd32(m + 4), 36 + 8 + 16, "one allocation");
+	cr_assert_eq(m[8], 1, "revision");
+	cr_assert_eq(rd64(m + 44), 0xf4000000ull, "crosvm-x86's ECAM");
+	cr_assert_eq(m[52] | m[53] << 8, 0, "segment 0");
+	cr_assert_eq(m[54], 0, "from bus 0");
+	cr_assert_eq(m[55], 63, "to bus 63: 64 MiB of ECAM");
 }
