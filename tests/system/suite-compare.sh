@@ -6,16 +6,40 @@
 # and QEMU uses TCG; with real KVM both run here on it (board_tests.py decides). The two runs
 # must agree on every case except `pci-bus`, which differs by design (microvm has no PCI),
 # and compare must report exactly that one.
+# Emulation's rare wedges (an L2 Linux that never reaches its prompt under nested TCG: a stall,
+# or, seen once, a triple fault in its early boot) are not a verdict on the monitor:
+# a side whose only failures are cases that never booted runs once more, and says so; a
+# second such failure fails.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$root/build/board-tests
 [ -f "$root/build/rig/l2.cpio.gz" ] || { echo "suite-compare: run tests/system/run.sh first (it builds the guest)" >&2; exit 2; }
-fail=0
-for hv in qemu n90vmm; do
-	"$root/harness/run_board_tests.sh" --board n90 --hypervisor "$hv" --suite crosscheck --jobs 2 \
+# never_booted DIR: the failed cases of a run, if every one of them failed before its boot ended
+# (boot_ms -1 in last_run.json); nothing otherwise.
+never_booted() {
+	python3 - "$1/last_run.json" <<'PY'
+import json, sys
+failed = [c for c in json.load(open(sys.argv[1]))["cases"] if c["status"] == "failed"]
+if failed and all(c.get("boot_ms", 0) == -1 for c in failed):
+    print(" ".join(c["name"] for c in failed))
+PY
+}
+side() { # HV
+	"$root/harness/run_board_tests.sh" --board n90 --hypervisor "$1" --suite crosscheck --jobs 2 \
 		--rootfs "$root/build/rig/rootfs.ext4" \
 		--initrd "$root/build/rig/l2.cpio.gz" --append 'console=ttyS0 panic=-1 quiet scenario=harness' \
-		--out "$out/crosscheck-$hv" || fail=1
+		--out "$out/crosscheck-$1"
+}
+fail=0
+for hv in qemu n90vmm; do
+	side "$hv" && continue
+	stuck=$(never_booted "$out/crosscheck-$hv" 2>/dev/null)
+	if [ -n "$stuck" ]; then
+		echo "suite-compare: $hv: $stuck never booted; the $hv side runs once more (retried)"
+		cp "$out/crosscheck-$hv/last_run.json" "$out/crosscheck-$hv.first.json"
+		side "$hv" && continue
+	fi
+	fail=1
 done
 "$root/harness/compare" "$out/crosscheck-qemu" "$out/crosscheck-n90vmm" | tee "$out/crosscheck.compare"
 rc=${PIPESTATUS[0]}
