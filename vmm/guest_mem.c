@@ -22,6 +22,10 @@ int guest_mem_alloc(struct guest_mem *mem, uint64_t ram_base, uint64_t ram_bytes
 		return -errno;
 	/* Transparent huge pages cut EPT/NPT walk depth for the guest; a hint, not a need. */
 	madvise(base, ram_bytes, MADV_HUGEPAGE);
+	/* A forked child (the socket cleanup helper) gets no guest RAM: otherwise every page is
+	 * shared copy-on-write with it, and each first guest write after the fork breaks a
+	 * page's sharing under KVM's feet (QEMU and crosvm mark guest RAM the same way). */
+	madvise(base, ram_bytes, MADV_DONTFORK);
 
 	uint64_t low = ram_bytes < hole_start - ram_base ? ram_bytes : hole_start - ram_base;
 	mem->regions[0] = (struct guest_mem_region){ .gpa = ram_base, .size = low, .hva = base };
