@@ -27,6 +27,13 @@ CFLAGS  ?= -O2 -g
 # Not overridable: the language and warning level the code is written for.
 BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE -I.
 LDLIBS  += -lseccomp -lpthread
+# virtio-blk's io_uring backend (devices/virtio/blk_uring.c): liburing, like libfdt below a
+# cross build links Debian's liburing2:arm64 by file name with the host's liburing-dev headers.
+ifeq ($(ARCH),$(HOST_ARCH))
+LDLIBS  += -luring
+else
+LDLIBS  += -l:liburing.so.2
+endif
 # The arm64 machine describes itself to the guest with a flattened device tree (libfdt).
 # Debian's libfdt-dev cannot be installed for two architectures at once: a cross build
 # takes the headers from the host's and links the :arm64 runtime library by its file name.
@@ -43,10 +50,10 @@ SANITIZE_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -f
 # rig (tests/system, --arch arm64) adds QEMU's arm64 machine and a cross compiler for its
 # static L1 helpers; its arm64 kernel, busybox and QEMU come as arm64 packages unpacked under
 # build/ (dpkg -x), for which `make deps` adds the arm64 architecture to dpkg.
-DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-dev \
+DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-dev liburing-dev \
 	libcriterion-dev clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio e2fsprogs kmod zstd xz-utils \
 	iproute2 iputils-ping procps lz4 python3 mmdebstrap \
-	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils libseccomp-dev:arm64 libfdt1:arm64
+	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils libseccomp-dev:arm64 libfdt1:arm64 liburing2:arm64
 
 # Generic code, then the one architecture's (arch/arch.h is the line between them).
 VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/$(ARCH)/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c) $(wildcard harness/*.c)

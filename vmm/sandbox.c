@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <linux/if_tun.h>
+#include <linux/io_uring.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
 #include <stddef.h>
@@ -74,6 +75,8 @@ static const struct sandbox_rule vcpu_rules[] = {
 	ALLOW(fdatasync, "virtio-blk flush on a user-space notify"),
 	ALLOW(fallocate, "virtio-blk discard on a user-space notify"),
 	ALLOW(pwrite64, "virtio-blk write-zeroes fallback on a user-space notify"),
+	ALLOW(io_uring_enter, "virtio-blk: submitting to the disk's io_uring on a user-space notify, and waiting for "
+			      "what is in flight when the driver resets the device"),
 	ALLOW(readv, "virtio-net receive into guest buffers when the guest posts some (user-space notify)"),
 	ALLOW(writev, "virtio-net transmit on a user-space notify"),
 	IOCTL(TUNSETOFFLOAD, "virtio-net: the guest's receive offloads, programmed when its driver starts"),
@@ -90,6 +93,8 @@ static const struct sandbox_rule io_rules[] = {
 	ALLOW(fdatasync, "virtio-blk flush"),
 	ALLOW(fallocate, "virtio-blk discard and write-zeroes"),
 	ALLOW(pwrite64, "virtio-blk write-zeroes fallback"),
+	ALLOW(io_uring_enter, "virtio-blk: submitting a batch to the disk's io_uring and waiting for it (the ring "
+			      "itself only takes READV/WRITEV/FSYNC/FALLOCATE on the image)"),
 	ALLOW(readv, "virtio-net receive: tap frames straight into guest buffers"),
 	ALLOW(writev, "virtio-net transmit: guest buffers straight to the tap"),
 };
@@ -102,6 +107,11 @@ static const struct sandbox_rule main_rules[] = {
 	ALLOW(accept4, "clients of the --serial unix: socket and of the --socket control socket"),
 	IOCTL(KVM_IRQ_LINE, "console input raises the 16550's interrupt"),
 	IOCTL(KVM_SET_GSI_ROUTING, "none expected; kept for symmetry with device setup"),
+	ALLOW(io_uring_enter, "virtio-blk: waiting for requests still in flight when the VM stops"),
+	/* Argument 1 of io_uring_register is its opcode: compared like an ioctl request. */
+	{ SCMP_SYS(io_uring_register), IORING_UNREGISTER_FILES,
+	  "virtio-blk: IORING_UNREGISTER_FILES only, giving the image back to the kernel at exit (the ring's "
+	  "restrictions allow no other register opcode either)" },
 };
 
 static const struct {

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (fd < 0 || ftruncate(fd, 64 * 512) || guest_mem_alloc(&mem, 0, RAM, 0xd0000000))
 			abort();
 		close(fd);
-		struct blk_options opt = { path, false, false };
+		struct blk_options opt = { .path = path };
 		if (virtio_blk_init(&blk, &opt, &mem, 0))
 			abort();
 		unlink(path);
