@@ -11,6 +11,7 @@
 #include "vmm/console.h"
 #include "vmm/exit_status.h"
 #include "vmm/log.h"
+#include "vmm/sandbox.h"
 #include "vmm/vm.h"
 
 /* What StarryOS's crosvm build enumerates but never reads: 1 MiB of zeros. */
@@ -131,6 +132,10 @@ int machine_open_backends(struct machine *m, struct vm *vm)
 		m->virtio[m->nvirtio++] = &m->disks[index].dev;
 		log_debug("virtio-blk %u: %u queue(s), backend %s", index, m->disks[index].nqueues, m->disks[index].io.why);
 	}
+	/* The threads' filters allow io_uring only when a disk (placeholder included) has a ring. */
+	for (unsigned int i = 0; i < m->ndisks; i++)
+		if (m->disks[i].io.kind == BLK_IO_URING)
+			sandbox_io_uring = true;
 	m->vm = vm;
 	for (unsigned int i = 0; i < cfg->nnets; i++) {
 		int ret = open_nic(m, vm, i);
