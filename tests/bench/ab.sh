@@ -5,7 +5,8 @@
 # goes first (ABBA...), on the same test guest file (this tree's): the tiny guest's boot (time
 # to the first serial byte and to exit) and 4 KiB virtio-blk requests of the test guest (QD 8,
 # polled; IOPS on the host's clock). tests/bench/abstat.py then compares each metric with a
-# permutation test on the medians and prints a table; build/bench/ab.json keeps everything.
+# permutation test on the runs' ranks (the change is that of the medians) and prints a table;
+# build/bench/ab/ab.json keeps everything.
 # usage: ab.sh BUILD_DIR A B
 # Environment: AB_ROUNDS (default 8), AB_BLK_REQUESTS (default 3000), AB_FAIL=1: exit 1 on a
 # regression that is both significant (p < AB_ALPHA, 0.01) and larger than AB_THRESHOLD (20 %).

@@ -112,6 +112,7 @@ def bar_plot(out_dir, name, title, ylabel, rows, monitors):
         plots.append(f"'{name}.dat' using {c}:{c + 1}:{c + 2}{xt} title '{MONITOR_NAME.get(m, m)}'")
     script = f"""
 set terminal pngcairo size 1000,460 font ',10'
+set termoption noenhanced
 set output '{name}.png'
 set title '{title}'
 set ylabel '{ylabel}'
@@ -227,15 +228,17 @@ def main():
     # Plots.
     guests = [m for m in monitors]
     plots = []
-    rows4k = [(wl, W[wl]["results"]) for wl in ("rr1", "rr32", "rw1", "rw32") if wl in W]
+    short = {"rr1": "randread QD 1", "rr32": "randread QD 32", "rw1": "randwrite QD 1", "rw32": "randwrite QD 32",
+             "sr": "read 1 MiB", "sw": "write 1 MiB", "net-g2h": "guest to host", "net-h2g": "host to guest"}
+    rows4k = [(short[wl], W[wl]["results"]) for wl in ("rr1", "rr32", "rw1", "rw32") if wl in W]
     if rows4k and bar_plot(out, "plot-blk-4k", "fio, 4 KiB random, O_DIRECT: IOPS (median, min..max)", "IOPS",
                            rows4k, guests):
         plots.append(("plot-blk-4k.png", "4 KiB random I/O"))
-    rowsseq = [(wl, W[wl]["results"]) for wl in ("sr", "sw") if wl in W]
+    rowsseq = [(short[wl], W[wl]["results"]) for wl in ("sr", "sw") if wl in W]
     if rowsseq and bar_plot(out, "plot-blk-seq", "fio, 1 MiB sequential, O_DIRECT: MB/s (median, min..max)", "MB/s",
                             rowsseq, guests):
         plots.append(("plot-blk-seq.png", "1 MiB sequential I/O"))
-    rowsnet = [(wl, W[wl]["results"]) for wl in ("net-g2h", "net-h2g") if wl in W]
+    rowsnet = [(short[wl], W[wl]["results"]) for wl in ("net-g2h", "net-h2g") if wl in W]
     netmon = [m for m in guests if m != "host"]
     if rowsnet and bar_plot(out, "plot-net", "iperf3 TCP (offloads on, no vhost): Mbit/s (median, min..max)",
                             "Mbit/s", rowsnet, netmon):
