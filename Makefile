@@ -27,6 +27,13 @@ CFLAGS  ?= -O2 -g
 # Not overridable: the language and warning level the code is written for.
 BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE -I.
 LDLIBS  += -lseccomp -lpthread
+# virtio-blk's io_uring backend (devices/virtio/blk_uring.c): liburing, like libfdt below a
+# cross build links Debian's liburing2:arm64 by file name with the host's liburing-dev headers.
+ifeq ($(ARCH),$(HOST_ARCH))
+LDLIBS  += -luring
+else
+LDLIBS  += -l:liburing.so.2
+endif
 # The arm64 machine describes itself to the guest with a flattened device tree (libfdt).
 # Debian's libfdt-dev cannot be installed for two architectures at once: a cross build
 # takes the headers from the host's and links the :arm64 runtime library by its file name.
@@ -43,10 +50,10 @@ SANITIZE_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -f
 # rig (tests/system, --arch arm64) adds QEMU's arm64 machine and a cross compiler for its
 # static L1 helpers; its arm64 kernel, busybox and QEMU come as arm64 packages unpacked under
 # build/ (dpkg -x), for which `make deps` adds the arm64 architecture to dpkg.
-DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-dev \
+DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-dev liburing-dev \
 	libcriterion-dev clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio e2fsprogs kmod zstd xz-utils \
-	iproute2 iputils-ping procps lz4 python3 mmdebstrap \
-	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils libseccomp-dev:arm64 libfdt1:arm64
+	iproute2 iputils-ping procps lz4 python3 mmdebstrap fio iperf3 gnuplot-nox \
+	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils libseccomp-dev:arm64 libfdt1:arm64 liburing2:arm64
 
 # Generic code, then the one architecture's (arch/arch.h is the line between them).
 VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/$(ARCH)/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c) $(wildcard harness/*.c)
@@ -65,7 +72,7 @@ endif
 UNIT_LIB_OBJS := $(UNIT_LIB_SRCS:%.c=$(O)/obj/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/obj/%.o)
 
-.PHONY: arm64-cross unit-test-arm64 fuzz sanitize all guests run bench test unit-test integration-test system-test system-test-arm64 install clean deps help \
+.PHONY: arm64-cross unit-test-arm64 fuzz sanitize all guests run bench bench-ab test unit-test integration-test system-test system-test-arm64 install clean deps help \
 	board-rootfs board-test board-security-test
 
 all: $(O)/n90vmm guests $(O)/nettest $(O)/hostile-peer
@@ -138,9 +145,22 @@ run: all
 
 test: unit-test integration-test
 
-# Boot time and memory of n90vmm next to QEMU on the same guest, as JSON (build/bench/).
+# The benchmark (docs/benchmark.md): the test guest's boot, blk and net cases next to QEMU
+# (tests/bench/run.sh), then fio and iperf3 in Debian's Linux under n90vmm, QEMU (and crosvm
+# when on PATH) with the host's own ceiling (tests/bench/linux.sh: here when this host's KVM
+# runs Linux, else in the rig), then build/bench/report.md with plots and bench.json.
+# BENCH_LINUX=0 leaves the Linux half out; BENCH_RUNS, BENCH_RUNTIME, BENCH_NET tune it.
 bench: all
 	tests/bench/run.sh $(O)
+	$(if $(filter 0,$(BENCH_LINUX)),,tests/bench/linux.sh $(O))
+	python3 tests/bench/report.py $(O)/bench
+
+# A/B test of two commits (tests/bench/ab.sh): both built, the cheap cases interleaved, a
+# permutation test per metric. AB_FAIL=1 exits 1 on a regression both significant (p < 0.01)
+# and over 20 %; AB_ROUNDS sets the rounds (CI: a short form).
+bench-ab: guests
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make bench-ab A=<commit> B=<commit>"; exit 2; }
+	tests/bench/ab.sh $(O) $(A) $(B)
 
 # Both rigs by default on an x86_64 host (the arm64 one with the cross-built monitor);
 # RIG_ARCH=x86_64 or RIG_ARCH=arm64 runs one. On an arm64 host, the arm64 rig with this build.
@@ -237,7 +257,8 @@ help:
 	@echo "make ARCH=arm64       cross-build the arm64 monitor into build/arm64/"
 	@echo "make board-test       the N90 board suite in its Debian rootfs (builds it: board/n90)"
 	@echo "make board-security-test  the guest security suite + the monitor's sandbox tests"
-	@echo "make bench            boot time and RSS, n90vmm vs QEMU on the same guest (JSON)"
+	@echo "make bench            the benchmark: test guest and Linux (fio, iperf3) under n90vmm and QEMU,\n                      the host's ceiling; build/bench/report.md with plots, bench.json"
+	@echo "make bench-ab A=x B=y A/B test of two commits on the cheap cases (permutation test)"
 	@echo "make sanitize         unit and integration tests under ASan + UBSan"
 	@echo "make fuzz             run each libFuzzer target FUZZ_SECONDS (default 20)"
 	@echo "make install PREFIX=  install n90vmm"

@@ -97,8 +97,9 @@ void cli_print_help(void)
 	       "  -i, --initrd FILE     initial ramdisk / multiboot module\n"
 	       "      --profile NAME    machine layout: %s\n"
 	       "                        (default: chosen from the kernel format)\n", profiles);
-	printf("      --disk PATH[,ro][,direct]\n"
-	       "                        virtio-blk disk (repeatable; ROOTFS is added last)\n"
+	printf("      --disk PATH[,ro][,direct][,io=auto|uring|sync][,queues=N]\n"
+	       "                        virtio-blk disk (repeatable; ROOTFS is added last);\n"
+	       "                        io_uring unless unavailable, one queue per vCPU\n"
 	       "      --net tap=NAME[,mac=MAC] | host-ip=IP,netmask=MASK[,mac=MAC]\n"
 	       "                        virtio-net NIC on a TAP device, existing or created\n"
 	       "                        and configured by n90vmm (repeatable, up to 4)\n"
@@ -195,7 +196,9 @@ int cli_parse_size(const char *text, uint64_t *bytes)
 	return 0;
 }
 
-/* "PATH[,ro][,direct]". The path points into disk->spec, freed by cli_config_release. */
+static int parse_uint(const char *text, unsigned long max, unsigned long *out);
+
+/* "PATH[,ro][,direct][,io=auto|uring|sync][,queues=N]". The path points into disk->spec, freed by cli_config_release. */
 static int parse_disk(const char *text, struct disk_config *disk, char *err, size_t errlen)
 {
 	memset(disk, 0, sizeof(*disk));
@@ -220,16 +223,27 @@ static int parse_disk(const char *text, struct disk_config *disk, char *err, siz
 			disk->read_only = true;
 		else if (strcmp(opt, "direct") == 0)
 			disk->direct = true;
-		else {
-			snprintf(err, errlen, "--disk: unknown option '%s' (ro, direct)", opt);
+		else if (strcmp(opt, "io=auto") == 0)
+			disk->io = DISK_IO_AUTO;
+		else if (strcmp(opt, "io=uring") == 0 || strcmp(opt, "io=io_uring") == 0)
+			disk->io = DISK_IO_URING;
+		else if (strcmp(opt, "io=sync") == 0)
+			disk->io = DISK_IO_SYNC;
+		else if (strncmp(opt, "queues=", 7) == 0) {
+			unsigned long n;
+			if (parse_uint(opt + 7, 64, &n) < 0 || n == 0) {
+				snprintf(err, errlen, "--disk: queues= takes 1..64 (capped at the device's limit)");
+				return -EINVAL;
+			}
+			disk->queues = (unsigned int)n;
+		} else {
+			snprintf(err, errlen, "--disk: unknown option '%s' (ro, direct, io=auto|uring|sync, queues=N)", opt);
 			return -EINVAL;
 		}
 		opt = next;
 	}
 	return 0;
 }
-
-static int parse_uint(const char *text, unsigned long max, unsigned long *out);
 
 static int parse_ipv4(const char *text, uint32_t *out)
 {

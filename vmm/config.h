@@ -26,10 +26,19 @@ struct net_config {
 	char *spec;     /* the parsed copy of the option text, owned: tap_name points into it */
 };
 
+/* The values of enum blk_io_kind (devices/virtio/blk_io.h). */
+enum disk_io {
+	DISK_IO_AUTO,
+	DISK_IO_SYNC,
+	DISK_IO_URING,
+};
+
 struct disk_config {
 	const char *path;
 	bool read_only;
-	bool direct; /* O_DIRECT */
+	bool direct;         /* O_DIRECT */
+	enum disk_io io;     /* the backend: io_uring when it works (auto) */
+	unsigned int queues; /* 0: one per vCPU (up to the device's limit) */
 	char *spec;  /* the parsed copy of the option text, owned: path points into it */
 };
 

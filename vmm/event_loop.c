@@ -51,6 +51,7 @@ static void *event_loop_thread(void *arg)
 		abort(); /* an unsandboxed I/O thread would parse guest data unconfined */
 
 	for (;;) {
+		loop->waits++;
 		int n = epoll_wait(loop->epoll_fd, events, 32, -1);
 		if (n < 0) {
 			if (errno == EINTR)

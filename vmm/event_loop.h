@@ -24,6 +24,7 @@ struct event_loop {
 	pthread_t thread;
 	bool running;
 	unsigned int count;
+	uint64_t waits; /* epoll_wait calls (the I/O thread's share of per-request syscalls) */
 	struct event_loop_entry entries[EVENT_LOOP_MAX_HANDLERS];
 };
 

@@ -76,6 +76,7 @@ struct machine_choice {
  * at the UART that carries the console. */
 struct machine {
 	const struct machine_layout *layout;
+	struct vm *vm; /* set by machine_open_backends: --stats reads its exit counts */
 	struct serial16550 *console_uart;
 
 	unsigned int ndisks;

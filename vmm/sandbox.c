@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <linux/if_tun.h>
+#include <linux/io_uring.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
 #include <stddef.h>
@@ -117,6 +118,38 @@ static const struct sandbox_rule cleanup_rules[] = {
 	ALLOW(unlinkat, "the same where glibc's unlink() is unlinkat (arm64)"),
 };
 
+/* Only when a disk's io_uring backend is in use (sandbox_io_uring): io_uring_setup is
+ * never allowed (each ring exists before the filters go in), and a VM whose disks all fell
+ * back to sync, or that has none, gets none of these. */
+bool sandbox_io_uring;
+
+static const struct sandbox_rule vcpu_uring_rules[] = {
+	ALLOW(io_uring_enter, "virtio-blk: submitting to the disk's io_uring on a user-space notify, and waiting for "
+			      "what is in flight when the driver resets the device"),
+};
+
+static const struct sandbox_rule io_uring_rules[] = {
+	ALLOW(io_uring_enter, "virtio-blk: submitting a batch to the disk's io_uring and waiting for it (the ring "
+			      "itself only takes READV/WRITEV/FSYNC/FALLOCATE on the image)"),
+};
+
+static const struct sandbox_rule main_uring_rules[] = {
+	ALLOW(io_uring_enter, "virtio-blk: waiting for requests still in flight when the VM stops"),
+	/* Argument 1 of io_uring_register is its opcode: compared like an ioctl request. */
+	{ SCMP_SYS(io_uring_register), IORING_UNREGISTER_FILES,
+	  "virtio-blk: IORING_UNREGISTER_FILES only, giving the image back to the kernel at exit (the ring's "
+	  "restrictions allow no other register opcode either)" },
+};
+
+static const struct {
+	const struct sandbox_rule *rules;
+	unsigned int count;
+} uring_roles[SANDBOX_ROLES] = {
+	[SANDBOX_MAIN] = { main_uring_rules, sizeof(main_uring_rules) / sizeof(main_uring_rules[0]) },
+	[SANDBOX_VCPU] = { vcpu_uring_rules, sizeof(vcpu_uring_rules) / sizeof(vcpu_uring_rules[0]) },
+	[SANDBOX_IO] = { io_uring_rules, sizeof(io_uring_rules) / sizeof(io_uring_rules[0]) },
+};
+
 static const struct {
 	const struct sandbox_rule *rules;
 	unsigned int count;
@@ -145,7 +178,8 @@ unsigned int sandbox_rule_count(enum sandbox_role role)
 	if (role >= SANDBOX_ROLES)
 		return 0;
 	return roles[role].count + (unsigned int)(sizeof(common_rules) / sizeof(common_rules[0])) +
-	       (role == SANDBOX_VCPU ? arch_vcpu_sandbox_rule_count : 0);
+	       (role == SANDBOX_VCPU ? arch_vcpu_sandbox_rule_count : 0) +
+	       (sandbox_io_uring ? uring_roles[role].count : 0);
 }
 
 static int add_rules(scmp_filter_ctx ctx, const struct sandbox_rule *rules, unsigned int count)
@@ -176,6 +210,8 @@ int sandbox_enter(enum sandbox_role role)
 		ret = add_rules(ctx, roles[role].rules, roles[role].count);
 	if (!ret && role == SANDBOX_VCPU)
 		ret = add_rules(ctx, arch_vcpu_sandbox_rules, arch_vcpu_sandbox_rule_count);
+	if (!ret && sandbox_io_uring)
+		ret = add_rules(ctx, uring_roles[role].rules, uring_roles[role].count);
 #ifdef SANITIZER_BUILD
 	if (!ret)
 		ret = add_rules(ctx, sanitizer_rules, sizeof(sanitizer_rules) / sizeof(sanitizer_rules[0]));

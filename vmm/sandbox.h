@@ -25,6 +25,9 @@ enum sandbox_mode {
 };
 
 extern enum sandbox_mode sandbox_mode;
+/* Set before the threads start when a disk uses the io_uring backend: the roles then also
+ * allow io_uring_enter (and the main thread io_uring_register(IORING_UNREGISTER_FILES)). */
+extern bool sandbox_io_uring;
 
 /* One allowed syscall (for ioctl: one allowed request), with the reason it is needed. */
 struct sandbox_rule {

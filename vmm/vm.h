@@ -36,6 +36,11 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_started;
 	uint64_t exits[VCPU_EXIT_KINDS];
+	/* KVM's binary statistics of this vCPU (KVM_GET_STATS_FD), when the host has them: its
+	 * "exits" counts every exit, those KVM handles itself (ioeventfd notifies, halts,
+	 * interrupt windows) included. Read once, at the end. */
+	bool has_stats_fd;
+	int stats_fd;
 };
 
 struct arch_vm;          /* arch/<arch>/: the architecture's per-VM state */
@@ -104,6 +109,9 @@ void vm_join(struct vm *vm);
 /* Frees what vm_create and vm_open_kvm made (after arch_vm_destroy). */
 void vm_destroy(struct vm *vm);
 void vm_print_stats(const struct vm *vm);
+/* Every exit of every vCPU: KVM's own count when it has binary statistics (*kind says
+ * "kvm"), else those that reached n90vmm ("user-space"). Call after the vCPUs stopped. */
+uint64_t vm_total_exits(struct vm *vm, const char **kind);
 
 /* Signal used to kick vCPU threads out of KVM_RUN. */
 #define VCPU_KICK_SIGNAL SIGUSR1

@@ -25,8 +25,14 @@ emit() {
 	case $ms in '' | -*) ms=-1 ;; esac
 	reqs=$(echo "$line" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p')
 	hiops=$(awk -v r="$reqs" -v ms="$ms" 'BEGIN { if (ms > 0) printf "%d", r * 1000 / ms; else print 0 }')
+	# n90vmm's per-request breakdown (--stats), when it printed one.
+	bd=$(awk '/per-request/ { for (i = 1; i <= NF; i++) { split($i, kv, "=")
+			if (kv[1] == "exits") { e = kv[2]; k = $(i + 1); gsub(/[()]/, "", k) }
+			if (kv[1] == "syscalls") s = kv[2]; if (kv[1] == "notify-to-completion-us") l = kv[2]
+			if (kv[1] == "interrupts") q = kv[2] }
+		printf ",\"exits_per_req\":%s,\"exits_kind\":\"%s\",\"syscalls_per_req\":%s,\"notify_to_completion_us\":%s,\"interrupts_per_req\":%s", e, k, s, l, q }' "$stat" | head -n 1)
 	# Printed as soon as measured: if L1 wedges, its log shows how far the cases got.
-	echo "$line" | sed "s/}\$/,\"host_ms\":$ms,\"host_iops\":$hiops}/"
+	echo "$line" | sed "s/}\$/,\"host_ms\":$ms,\"host_iops\":$hiops$bd}/"
 }
 # run LABEL TRANSPORT OP MONITOR_ARGS...
 run() {
@@ -48,7 +54,7 @@ qrun() {
 i=0
 while [ "$i" -lt "$runs" ]; do
 	for op in randread randwrite; do
-		run n90vmm-pci pci $op "$n90" --timeout $limit --no-stdin -c 1 -m 256 --virtio-transport pci --disk "$img" "$guest"
+		run n90vmm-pci pci $op "$n90" --timeout $limit --no-stdin --stats -c 1 -m 256 --virtio-transport pci --disk "$img" "$guest"
 		run n90vmm-mmio mmio $op "$n90" --timeout $limit --no-stdin -c 1 -m 256 --virtio-transport mmio --disk "$img" "$guest"
 		# shellcheck disable=SC2086 # $qemu_common is a list of options
 		qrun qemu-q35-pci pci $op timeout $limit "$qemu" -L "$qdata" -M q35 $qemu_common \

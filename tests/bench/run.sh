@@ -18,6 +18,8 @@ gcc -O2 -Wall -Wextra -Werror -o "$out/runstat" "$root/tests/bench/runstat.c"
 
 qemu=$(command -v qemu-system-x86_64)
 . "$root/tests/lib/host-kvm.sh"
+# shellcheck source=tests/bench/lib.sh
+. "$root/tests/bench/lib.sh"
 host_kvm_init "$build/n90vmm"
 if host_kvm_can any; then
 	where=host
@@ -34,15 +36,7 @@ else
 	where=rig-l1
 	adds=(--add "$out/runstat:/b/runstat" --add "$build/n90vmm:/b/n90vmm" --add "$qemu:/b/qemu"
 		--add "$build/guest/mb.bin:/b/mb.bin" --add "$root/tests/bench/boot-cases.sh:/b/boot-cases.sh")
-	# QEMU's firmware files, dereferenced (several are symlinks into other packages).
-	for f in bios-microvm.bin bios-256k.bin linuxboot_dma.bin multiboot_dma.bin pvh.bin kvmvapic.bin; do
-		for dir in /usr/share/qemu /usr/share/seabios; do
-			if [ -e "$dir/$f" ]; then
-				adds+=(--add "$dir/$f:/b/qemu-data/$f")
-				break
-			fi
-		done
-	done
+	qemu_data_adds bios-microvm.bin bios-256k.bin linuxboot_dma.bin multiboot_dma.bin pvh.bin kvmvapic.bin
 	# One L1 session for both: the boot cases, then the blk cases.
 	# Nested SVM under TCG sometimes wedges the whole L1 in the middle of a run (seen during
 	# QEMU q35 blk runs; no L1 kernel message, the per-run limit never fires): a session that
@@ -63,6 +57,13 @@ else
 	grep '"op":' "$out/all-runs.txt" >"$out/blk-runs.txt" || true
 	grep '"h2g":' "$out/all-runs.txt" >"$out/net-runs.txt" || true
 fi
+
+# blk_median LABEL OP FIELD: the median of FIELD over LABEL's error-free OP runs (null if none).
+blk_median() {
+	grep "\"label\":\"$1\",\"op\":\"$2\"" "$out/blk-runs.txt" | grep '"errors":0' |
+		sed -n "s/.*\"$3\":\([0-9.]*\).*/\1/p" | sort -n |
+		awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "null"}' || true
+}
 
 # Median per label, as one JSON document.
 {
@@ -91,15 +92,29 @@ fi
 		printf '"%s":{' "$label"
 		sep=
 		for op in randread randwrite; do
-			v=$(grep "\"label\":\"$label\",\"op\":\"$op\"" "$out/blk-runs.txt" | grep '"errors":0' |
-				sed -n 's/.*"host_iops":\([0-9]*\).*/\1/p' | sort -n |
-				awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "null"}' || true)
+			v=$(blk_median "$label" "$op" host_iops)
 			printf '%s"%s_iops":%s' "$sep" "$op" "$v"
 			sep=,
 		done
 		printf '}'
 	done
 	printf '}}'
+	# n90vmm-pci's per-request breakdown (--stats), median per operation.
+	printf ',"blk_breakdown":{'
+	sep=
+	for op in randread randwrite; do
+		printf '%s"%s":{' "$sep" "$op"
+		sep2=
+		for f in exits_per_req syscalls_per_req notify_to_completion_us interrupts_per_req; do
+			v=$(blk_median n90vmm-pci "$op" "$f")
+			printf '%s"%s":%s' "$sep2" "$f" "$v"
+			sep2=,
+		done
+		k=$(grep "\"label\":\"n90vmm-pci\",\"op\":\"$op\"" "$out/blk-runs.txt" | sed -n 's/.*"exits_kind":"\([a-z-]*\)".*/\1/p' | head -n 1)
+		printf ',"exits_kind":"%s"}' "${k:-none}"
+		sep=,
+	done
+	printf '}'
 	# virtio-net, median per monitor/transport of each direction's frames/s and MB/s, on the
 	# host's clock (nettest --bench: 1408-byte frames, 256 in flight, polled guest).
 	printf ',"net":{"guest":"tests/guest mb.bin bench=net, polled; host tool nettest --bench on the tap, in a network namespace","bytes_each_way":"%s","results":{' \

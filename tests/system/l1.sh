@@ -11,7 +11,10 @@
 #           band of everything the script prints, and powers off.
 #
 # usage: l1.sh [--arch x86_64|arm64] [--timeout SEC] [--retries N] [--log FILE] [--mem MIB]
-#              [--interactive] [--libdir DIR] --add HOSTPATH[:L1PATH] ... -- SCRIPT [ARGS...]
+#              [--interactive] [--libdir DIR] [--disk FILE] --add HOSTPATH[:L1PATH] ... -- SCRIPT [ARGS...]
+# --disk FILE: a raw virtio disk for L1 (O_DIRECT on this side, cache=none), e.g. for
+# benchmarks that need a real block device in L1 (its tmpfs has no O_DIRECT); L1 sees it once
+# the virtio modules are loaded (the script's business).
 # Exit status: SCRIPT's status; 125 if L1 ended without reporting one (crash, no /dev/kvm);
 # 124 if the run timed out. A run that ends either way is tried again, up to --retries times
 # (default 1): nested virtualisation under TCG emulation very occasionally wedges L1 (seen
@@ -23,7 +26,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 timeout=600 log=/dev/null mem=3072 interactive=0 retries=1
-adds=() libdirs=()
+adds=() libdirs=() disks=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--arch) export RIG_ARCH=$2; shift 2 ;;
@@ -34,6 +37,7 @@ while [ $# -gt 0 ]; do
 	--interactive) interactive=1; shift ;;
 	--add) adds+=("$2"); shift 2 ;;
 	--libdir) libdirs+=("$2"); shift 2 ;;
+	--disk) disks+=(-drive "file=$2,format=raw,if=virtio,cache=none"); shift 2 ;;
 	--) shift; break ;;
 	*) echo "l1.sh: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -176,7 +180,7 @@ while :; do
 	else
 		session=(-serial stdio -serial "file:$klog")
 	fi
-	timeout "$timeout" "$qemu" "${qemu_args[@]}" "${session[@]}" \
+	timeout "$timeout" "$qemu" "${qemu_args[@]}" "${disks[@]}" "${session[@]}" \
 		-append "console=$session_console $kparams" </dev/null 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	set -e

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,6 +69,44 @@ Test(sandbox, allowed_syscalls_work, PLAIN_BUILD_ONLY)
 	int status = run_confined(SANDBOX_IO, write_and_exit);
 	cr_assert(WIFEXITED(status), "killed by signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 	cr_assert_eq(WEXITSTATUS(status), 7);
+}
+
+/* io_uring_enter on no ring: EBADF when allowed (exit 7), SIGSYS when not. */
+static int uring_enter(void)
+{
+	return syscall(__NR_io_uring_enter, -1, 0, 0, 0, NULL, 0) < 0 ? 7 : 1;
+}
+
+static int uring_setup(void)
+{
+	return syscall(__NR_io_uring_setup, 0, NULL) < 0 ? 7 : 1;
+}
+
+/* io_uring is only in the filters of a VM whose disk has a ring; io_uring_setup never. */
+Test(sandbox, io_uring_only_where_a_disk_uses_it, PLAIN_BUILD_ONLY)
+{
+	for (int role = 0; role < SANDBOX_ROLES; role++) {
+		sandbox_io_uring = false;
+		unsigned int without = sandbox_rule_count((enum sandbox_role)role);
+		int status = run_confined((enum sandbox_role)role, uring_enter);
+		cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS, "%s: io_uring_enter allowed without a ring",
+			  sandbox_role_name((enum sandbox_role)role));
+		sandbox_io_uring = true;
+		status = run_confined((enum sandbox_role)role, uring_enter);
+		if (role == SANDBOX_CLEANUP) {
+			/* The socket cleanup helper never touches a disk: no ring rules, ever. */
+			cr_assert_eq(sandbox_rule_count((enum sandbox_role)role), without);
+			cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS, "cleanup: io_uring_enter allowed");
+		} else {
+			cr_assert_gt(sandbox_rule_count((enum sandbox_role)role), without);
+			cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 7, "%s: io_uring_enter refused with a ring",
+				  sandbox_role_name((enum sandbox_role)role));
+		}
+		status = run_confined((enum sandbox_role)role, uring_setup);
+		cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS, "%s: io_uring_setup allowed",
+			  sandbox_role_name((enum sandbox_role)role));
+	}
+	sandbox_io_uring = false;
 }
 
 Test(sandbox, roles_have_lists)

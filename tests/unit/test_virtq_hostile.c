@@ -244,7 +244,7 @@ Test(virtq_hostile, blk_write_read_flush_and_bounds)
 	char path[32];
 	close(make_image(path, 64 * 512 + 100)); /* not a multiple of 512: 64 sectors visible */
 	struct virtio_blk blk;
-	struct blk_options opt = { path, false, false };
+	struct blk_options opt = { .path = path };
 	cr_assert_eq(virtio_blk_init(&blk, &opt, &mem, 0), 0);
 	cr_assert_eq(blk.capacity, 64);
 	struct virtio_blk again;
@@ -282,7 +282,7 @@ Test(virtq_hostile, blk_read_only_image_untouched)
 	cr_assert_eq(pwrite(fd, pattern, sizeof(pattern), 0), (ssize_t)sizeof(pattern));
 	close(fd);
 	struct virtio_blk blk;
-	struct blk_options opt = { path, true, false };
+	struct blk_options opt = { .path = path, .read_only = true };
 	cr_assert_eq(virtio_blk_init(&blk, &opt, &mem, 0), 0);
 	memset(gpa_to_hva_checked(&mem, BUF + 0x1000, 512), 0x11, 512);
 	cr_assert_eq(request(&blk, VIRTIO_BLK_T_OUT, 0, BUF + 0x1000, 512, false), VIRTIO_BLK_S_IOERR);
@@ -301,7 +301,7 @@ Test(virtq_hostile, blk_chain_without_status_byte)
 	char path[32];
 	close(make_image(path, 4096));
 	struct virtio_blk blk;
-	struct blk_options opt = { path, false, false };
+	struct blk_options opt = { .path = path };
 	cr_assert_eq(virtio_blk_init(&blk, &opt, &mem, 0), 0);
 	set_desc(0, BUF, 16, 0, 0); /* header only: nowhere to put a status */
 	post(0);
