@@ -16,6 +16,13 @@ O ?= build/$(patsubst aarch64,arm64,$(ARCH))
 endif
 O       ?= build
 PREFIX  ?= /usr/local
+
+# On an x86_64 host with the cross compiler, the tests also cross-build the arm64 monitor,
+# nettest and unit tests into $(O)/arm64 and run them in the arm64 rig.
+ifeq ($(HOST_ARCH)-$(ARCH),x86_64-x86_64)
+ARM64_CROSS := $(if $(shell command -v aarch64-linux-gnu-gcc),arm64-cross)
+ARM64_UNIT := $(if $(ARM64_CROSS),unit-test-arm64)
+endif
 CFLAGS  ?= -O2 -g
 # Not overridable: the language and warning level the code is written for.
 BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE -I.
@@ -61,7 +68,7 @@ endif
 UNIT_LIB_OBJS := $(UNIT_LIB_SRCS:%.c=$(O)/obj/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/obj/%.o)
 
-.PHONY: fuzz sanitize all guests run bench test unit-test integration-test system-test system-test-arm64 install clean deps help \
+.PHONY: arm64-cross unit-test-arm64 fuzz sanitize all guests run bench test unit-test integration-test system-test system-test-arm64 install clean deps help \
 	board-rootfs board-test board-security-test board-test-qemu board-test-crosvm n90-security-test board-host-test FORCE
 
 all: $(O)/n90vmm guests $(O)/nettest
@@ -73,10 +80,14 @@ $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -c -o $@ $<
 
-# The freestanding test guests of this architecture (tests/guest).
+# The freestanding test guests (tests/guest): on x86_64 the x86 ones and, when the cross
+# compiler is installed, the arm64 one in $(O)/guest/arm64; an arm64 build makes the arm64
+# one only.
 guests:
 ifeq ($(ARCH),x86_64)
 	$(MAKE) -C tests/guest O=$(abspath $(O))/guest
+else
+	$(MAKE) -C tests/guest ARCH=arm64 O=$(abspath $(O))/guest
 endif
 
 # The host half of the virtio-net tests (tests/integration/net-cases.sh, tests/bench).
@@ -84,17 +95,39 @@ $(O)/nettest: tests/integration/nettest.c tests/guest/nettest.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -o $@ $<
 
-$(O)/unit-tests: $(UNIT_OBJS) $(LIB_OBJS) $(UNIT_LIB_OBJS)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(LDFLAGS) -o $@ $^ -lcriterion $(UNIT_LDLIBS) $(LDLIBS)
+# Cross-built unit tests link Criterion from the arm64 rig's sysroot (Debian's libcriterion3
+# unpacked by tests/system/fetch-qemu-arm64.sh; the headers are the host's libcriterion-dev).
+ifneq ($(ARCH),$(HOST_ARCH))
+ARM64_SYSROOT_LIB := $(abspath build/rig/arm64/qemu/sysroot/usr/lib/aarch64-linux-gnu)
+CRITERION := -L$(ARM64_SYSROOT_LIB) -l:libcriterion.so.3 -Wl,-rpath-link,$(ARM64_SYSROOT_LIB) \
+	-Wl,-rpath-link,$(abspath build/rig/arm64/qemu/sysroot/lib/aarch64-linux-gnu)
+else
+CRITERION := -lcriterion
+endif
 
-unit-test: $(O)/unit-tests guests
+$(O)/unit-tests: $(UNIT_OBJS) $(LIB_OBJS) $(UNIT_LIB_OBJS)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(LDFLAGS) -o $@ $^ $(CRITERION) $(UNIT_LDLIBS) $(LDLIBS)
+
+unit-test: $(O)/unit-tests guests $(ARM64_UNIT)
 	$(O)/unit-tests --jobs 2
+
+# The unit tests cross-built for arm64 and run in the arm64 rig's L1: the generic ones, arm64's
+# and the sandbox's, whose filters must hold for aarch64's syscall table (x86_64 hosts with
+# the cross compiler; an arm64 host runs them natively above).
+unit-test-arm64:
+	tests/system/fetch-qemu-arm64.sh
+	$(MAKE) ARCH=arm64 O=$(O)/arm64 $(O)/arm64/unit-tests
+	tests/unit/run-arm64.sh $(O)/arm64/unit-tests
 
 # Boots every test guest; the cases whose need this host's KVM does not meet (none at all, or
 # 1 GiB pages on kvm-pvm: `n90vmm --host-info`) run inside the system-test rig's L1 VM (real
 # KVM under QEMU emulation). N90_HOST_KVM=none|pvm|real takes the path of that kind of host.
-integration-test: all
+integration-test: all $(ARM64_CROSS)
 	tests/integration/run.sh $(O)
+
+# The arm64 monitor and nettest, for the arm64 test guest's cases in the arm64 rig.
+arm64-cross:
+	$(MAKE) ARCH=arm64 O=$(O)/arm64 $(O)/arm64/n90vmm $(O)/arm64/nettest
 
 # Boots the default guest (the StarryOS-shaped multiboot test guest, 4 vCPUs) on KVM: here if
 # this host has a usable KVM (real or kvm-pvm), else inside the rig's L1 VM.

@@ -2,7 +2,7 @@
  * The raw-frame protocol between the test guest's virtio-net mode (tests/guest/virtio_net.c)
  * and the host tool (tests/integration/nettest.c). Shared by both: freestanding-safe (only
  * <stdint.h>), no byte-order helpers, so every field is little-endian on the wire (both ends
- * are x86; the frames never leave the test's network namespace).
+ * are little-endian, x86 or arm64; the frames never leave the test's network namespace).
  *
  * Frames carry EtherType 0x88B5 (IEEE 802 "local experimental"), then struct nt_hdr, then the
  * message's payload. A session:

@@ -1,11 +1,13 @@
 /*
- * n90vmm test guest: the virtio driver core (virtio.c) shared by the blk, console,
- * hostile and bench modes.
+ * n90vmm test guests: the virtio driver core (virtio.c) shared by the blk, console, net,
+ * hostile and bench modes, on every architecture. What it needs from an architecture is
+ * arch.h and the "architecture" section at the end of this file.
  */
 #ifndef N90_GUEST_VIRTIO_H
 #define N90_GUEST_VIRTIO_H
 
-#include "guest.h"
+#include "arch.h"
+#include "pci.h"
 
 #define VIRTIO_ID_NET 1
 #define VIRTIO_ID_BLOCK 2
@@ -35,10 +37,16 @@ enum transport { T_PCI, T_MMIO };
 struct vdev {
 	enum transport t;
 	u32 id;                /* virtio device ID */
+	u32 index;             /* discovery order */
 	const char *probe_err; /* discovery found it but cannot drive it */
 	u64 features;          /* negotiated */
 	int irq;               /* interrupt driven (else polled) */
-	u8 vector;             /* this device's interrupt vector */
+	volatile u32 irqs;     /* interrupts that were this device's (vdev_interrupt) */
+	/* Its interrupt line, when not MSI-X: the x86 IOAPIC pin (GSI) of an MMIO device, the
+	 * arm64 GIC INTID of an MMIO device or of a PCI function's INTx; 0: none known. */
+	u32 line;
+	u8 line_edge;          /* edge-triggered (else level) */
+	u8 msix;               /* MSI-X entries 0 (queues) and 1 (config) are routed */
 	/* PCI: config space, capabilities (§4.1.4) */
 	u64 cfg, common, notify, isr, devcfg, msix_table;
 	u32 notify_mult, slot;
@@ -46,7 +54,6 @@ struct vdev {
 	u8 msix_cap;
 	/* MMIO */
 	u64 base;
-	u32 gsi;
 };
 
 struct vdesc {
@@ -98,10 +105,16 @@ int vq_wait(struct vq *vq, u32 *id, u32 *len, u64 max_cycles);
 int vq_pop(struct vq *vq, u32 *id, u32 *len);
 void vq_kick(struct vq *vq);
 u16 vq_used_idx(struct vq *vq);
-void irq_halt(u32 lapic_ticks);
-u64 tsc_hz(void);
 /* Completions seen in interrupt mode without their device interrupt (virtio.c watchdog). */
 extern u32 lost_interrupts;
+/* How the queues are driven, for drivers to imitate (StarryOS's virtio-drivers 0.7, see
+ * aarch64/starry.c): at most this many entries per queue (0: VQ_DEFAULT_SIZE), and each
+ * ring address written with one 64-bit store instead of two 32-bit halves. */
+extern u16 vq_size_limit;
+extern int vq_addr_store64;
+/* Called for the ring pages of every queue set up, with their address and length (pKVM
+ * guests share DMA memory with the host). */
+extern void (*virtio_dma_share)(u64 pa, u64 len);
 
 /* virtio_blk.c */
 #define BLK_T_IN 0
@@ -129,5 +142,33 @@ void net_main(const struct vmode *m, const char *bench);
 
 /* hostile.c */
 void hostile_main(const struct vmode *m);
+
+/* The virtio= / hostile / bench= modes (see README.md). */
+void virtio_main(void);
+
+/* ---- for the architecture's discovery and interrupt code ---- */
+/* Adds the virtio-mmio slot at `base` (ignored if it holds no device) with its interrupt. */
+void vdev_add_mmio(u64 base, u32 line, int edge);
+/* Device `i` in discovery order; NULL past the last. */
+struct vdev *vdev_get(u32 i);
+/* From the interrupt handler of d's vector or line: acknowledges the interrupt at the
+ * device (MMIO InterruptStatus, the PCI ISR) and counts it if the device had raised it.
+ * 1 if it had. */
+int vdev_interrupt(struct vdev *d);
+
+/* ---- provided by the architecture (x86_64/platform.c, aarch64/platform.c) ---- */
+/* The PCI host bridge of the pci transport; NULL if the machine has none. */
+struct pci_host *arch_pci_host(void);
+/* Calls vdev_add_mmio() for every virtio-mmio slot the machine describes. */
+void arch_mmio_scan(void);
+/* The mode is interrupt driven: get the interrupt controller ready. */
+void arch_irq_init(void);
+/* During setup, before the queues: routes d's interrupt to this CPU (MSI-X entries 0 and
+ * 1 and d->msix = 1, or its line). NULL, or why it cannot be done. */
+const char *arch_irq_prepare(struct vdev *d);
+/* At DRIVER_OK: lets d's line interrupt in. */
+void arch_irq_enable(struct vdev *d);
+/* An address that is MMIO, not RAM (hostile buffers and rings are put there). */
+u64 arch_mmio_hole(void);
 
 #endif

@@ -12,7 +12,7 @@
 #define TXQ 1
 #define RX_BUFS 4
 #define RX_BUF_LEN 64
-#define POLL_LIMIT 30000000000ull
+#define POLL_LIMIT (10 * clock_nominal_hz())
 
 static struct vq rxq, txq;
 static u8 rx_bufs[RX_BUFS][RX_BUF_LEN];

@@ -68,7 +68,7 @@ static const u8 broadcast[ETH_ALEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 static void set_bulk_err(const char *why)
 {
 	if (!bulk_err[0])
-		memcpy(bulk_err, why, strlen(why) < sizeof(bulk_err) ? strlen(why) + 1 : sizeof(bulk_err) - 1);
+		copy_str(bulk_err, why, sizeof(bulk_err));
 }
 
 static u16 get_be16(const u8 *p) { return (u16)(p[0] << 8 | p[1]); }
@@ -147,21 +147,21 @@ static int rings_pending(void)
  */
 static void net_wait(u64 max_cycles)
 {
-	u64 t0 = rdtsc();
+	u64 t0 = clock_now();
 	if (!dev->irq) {
-		while (!rings_pending() && rdtsc() - t0 < max_cycles)
-			pause();
+		while (!rings_pending() && clock_now() - t0 < max_cycles)
+			cpu_relax();
 		return;
 	}
-	volatile u32 *count = &irq_count[dev->vector - IRQ_VECTOR_BASE];
+	volatile u32 *count = &dev->irqs;
 	u32 stale = 0;
-	__asm__ volatile("cli");
-	while (*count == irq_seen && rdtsc() - t0 < max_cycles) {
+	irq_disable();
+	while (*count == irq_seen && clock_now() - t0 < max_cycles) {
 		if (rings_pending() && ++stale > 3) {
 			lost_irqs++;
 			break;
 		}
-		irq_halt(10000000); /* 10 ms at KVM's and QEMU's 1 GHz LAPIC timer */
+		irq_halt(10000000); /* 10 ms */
 	}
 	irq_seen = *count;
 }
@@ -169,12 +169,12 @@ static void net_wait(u64 max_cycles)
 /* A free transmit buffer (its index), waiting up to 5 s for one; -1 if none came back. */
 static int tx_alloc(void)
 {
-	u64 t0 = rdtsc();
+	u64 t0 = clock_now();
 	for (;;) {
 		tx_reap();
 		if (tx_nfree)
 			return tx_free[--tx_nfree];
-		if (rdtsc() - t0 > 5 * hz) {
+		if (clock_now() - t0 > 5 * hz) {
 			set_bulk_err("no transmit buffer came back for 5 s");
 			return -1;
 		}
@@ -360,13 +360,13 @@ static void sum_send(u8 type, u64 bytes, u64 fnv, u64 frames)
 
 static void h2g_finished(void)
 {
-	s.h2g_t1 = rdtsc();
+	s.h2g_t1 = clock_now();
 	nt_send(NT_ACK, s.h2g_next, 0, 0, 0, 0);
 	sum_send(NT_H2G_SUM, s.h2g_got, s.h2g_fnv, s.h2g_frames);
 	if (!(s.flags & NT_F_BENCH))
 		kprintf("net: host->guest %lu bytes, %u frames, fnv1a64 %lx\n", s.h2g_got, s.h2g_frames, s.h2g_fnv);
 	s.state = s.g2h_frames ? S_G2H : S_WAIT_DONE;
-	s.g2h_t0 = rdtsc();
+	s.g2h_t0 = clock_now();
 }
 
 static void nt_hello(const u8 *f, const struct nt_hdr *h, const u8 *pl, u32 plen)
@@ -396,7 +396,7 @@ static void nt_hello(const u8 *f, const struct nt_hdr *h, const u8 *pl, u32 plen
 	}
 	nt_send(NT_HELLO_ACK, 0, 0, 0, 0, 1);
 	if (s.state == S_H2G && !s.h2g_frames) {
-		s.h2g_t0 = rdtsc();
+		s.h2g_t0 = clock_now();
 		h2g_finished();
 	}
 }
@@ -406,7 +406,7 @@ static void nt_data(const struct nt_hdr *h, const u8 *pl, u32 plen)
 	if (s.state != S_H2G || h->session != s.id)
 		return;
 	if (!s.h2g_next && !s.h2g_got)
-		s.h2g_t0 = rdtsc();
+		s.h2g_t0 = clock_now();
 	u32 want = s.h2g_next + 1 == s.h2g_frames ? (u32)(s.h2g_bytes - (u64)s.h2g_next * s.chunk) : s.chunk;
 	if (h->seq != s.h2g_next) {
 		s.gaps++;
@@ -467,7 +467,7 @@ static void nt_ack(const struct nt_hdr *h)
 	if (h->seq > s.g2h_acked && h->seq <= s.g2h_next)
 		s.g2h_acked = h->seq;
 	if (s.g2h_acked == s.g2h_frames) {
-		s.g2h_t1 = rdtsc();
+		s.g2h_t1 = clock_now();
 		sum_send(NT_G2H_SUM, s.g2h_bytes, s.g2h_fnv, s.g2h_frames);
 		if (!(s.flags & NT_F_BENCH))
 			kprintf("net: guest->host %lu bytes, %u frames, fnv1a64 %lx\n", s.g2h_bytes, s.g2h_frames, s.g2h_fnv);
@@ -558,12 +558,12 @@ static void net_poll(void)
 /* Runs the loop until *counter reaches target or `seconds` pass; 0 if it did. */
 static int run_until(const u32 *counter, u32 target, u64 seconds)
 {
-	u64 t0 = rdtsc();
+	u64 t0 = clock_now();
 	for (;;) {
 		net_poll();
 		if (*(const volatile u32 *)counter >= target)
 			return 0;
-		if (rdtsc() - t0 > seconds * hz)
+		if (clock_now() - t0 > seconds * hz)
 			return -1;
 		net_wait(hz / 100);
 	}
@@ -573,19 +573,19 @@ static int run_until(const u32 *counter, u32 target, u64 seconds)
  * frame. */
 static const char *serve(u64 idle)
 {
-	u64 last = rdtsc(), seen = rx_frames;
+	u64 last = clock_now(), seen = rx_frames;
 	while (!s.done) {
 		net_poll();
 		if (rx_frames != seen) {
 			seen = rx_frames;
-			last = rdtsc();
-		} else if (rdtsc() - last > idle * hz) {
+			last = clock_now();
+		} else if (clock_now() - last > idle * hz) {
 			return failf("no frame from the host for %lu s (state %u)", idle, s.state);
 		}
 		net_wait(hz / 100);
 	}
 	/* Let DONE_ACK leave before the guest powers off. */
-	for (u64 t0 = rdtsc(); tx_nfree < tx_n && rdtsc() - t0 < hz;)
+	for (u64 t0 = clock_now(); tx_nfree < tx_n && clock_now() - t0 < hz;)
 		tx_reap();
 	return 0;
 }
@@ -620,7 +620,7 @@ static const char *net_start(struct vdev *d)
 		static const u8 own[ETH_ALEN] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 };
 		memcpy(my_mac, own, ETH_ALEN);
 	}
-	irq_seen = irq_count[d->vector - IRQ_VECTOR_BASE];
+	irq_seen = d->irqs;
 	vdev_driver_ok(d);
 	vq_kick(&rxq);
 	return 0;
@@ -652,9 +652,9 @@ void net_main(const struct vmode *m, const char *bench)
 		report("net-config", cfg_err);
 		return;
 	}
-	hz = tsc_hz();
+	hz = clock_hz();
 	if (!hz) {
-		report("net-start", "no TSC frequency from the PIT or the LAPIC timer (needed for timeouts)");
+		report("net-start", "no clock frequency (x86: from the PIT or the LAPIC timer), needed for timeouts");
 		return;
 	}
 	const char *err = net_start(dev);
@@ -668,7 +668,7 @@ void net_main(const struct vmode *m, const char *bench)
 	kprintf("virtio-net: %s, mac %s, %s\n", transport_name(dev), mac_str(my_mac), link);
 	dprintf("net features %lx, mrg_rxbuf %u, rx %u tx %u buffers, tsc %lu Hz\n", dev->features, mrg_rxbuf,
 		rx_n, tx_n, hz);
-	u32 irqs0 = irq_count[dev->vector - IRQ_VECTOR_BASE];
+	u32 irqs0 = dev->irqs;
 
 	if (!is_bench) {
 		/* ARP for the peer: a request a second, five at most. */
@@ -703,7 +703,7 @@ void net_main(const struct vmode *m, const char *bench)
 		report("net-bulk", err);
 	}
 	if (dev->irq) {
-		u32 got = irq_count[dev->vector - IRQ_VECTOR_BASE] - irqs0;
+		u32 got = dev->irqs - irqs0;
 		report("net-irq", lost_irqs ? failf("%u times the rings moved without an interrupt", lost_irqs)
 				  : !got ? "no device interrupt at all" : 0);
 	}

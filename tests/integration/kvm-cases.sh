@@ -4,6 +4,8 @@
 # inside the rig's L1 VM for the rest (busybox sh there, so POSIX sh only).
 # usage: [NEEDS="any 1g"] kvm-cases.sh N90VMM GUEST_DIR EXPECTED_DIR
 n90=$1 gdir=$2 edir=$3
+# shellcheck source=tests/integration/disk-image.sh
+. "$(dirname "$0")/disk-image.sh"
 pass=0 fail=0
 tmp=${TMPDIR:-/tmp}/n90-kvm-cases.$$
 mkdir -p "$tmp"
@@ -85,46 +87,6 @@ compare() {
 	return 1
 }
 
-# A 1 MiB image, zero but for sector 2, which holds "host-sector-0002" x 32 (the guest reads
-# it back to prove reads reach the file).
-make_image() {
-	dd if=/dev/zero of="$1" bs=512 count=2048 2>/dev/null
-	i=0
-	while [ $i -lt 32 ]; do printf 'host-sector-0002'; i=$((i + 1)); done |
-		dd of="$1" bs=512 seek=2 conv=notrunc 2>/dev/null
-}
-
-# The bytes the guest writes to SECTOR of disk DISK over TRANSPORT (virtio_blk.c fill_pattern):
-# 16 records "sector NNNNNN of disk D by TTTT\n".
-sector_pattern() {
-	i=0
-	while [ $i -lt 16 ]; do printf 'sector %06d of disk %d by %-4s\n' "$1" "$2" "$3"; i=$((i + 1)); done
-}
-
-# check_written NAME IMAGE TRANSPORT: on the host side, the sectors the guest wrote hold its
-# pattern, sector 2 still holds the host's, and sector 3 (never written) is still zero.
-check_written() {
-	for s in 0 1 64 65 66 67 68 69 70 71 2047; do
-		sector_pattern "$s" 0 "$3" >"$tmp/want"
-		dd if="$2" bs=512 skip="$s" count=1 2>/dev/null >"$tmp/got"
-		if ! cmp -s "$tmp/want" "$tmp/got"; then
-			bad "$1" "image sector $s is not what the guest wrote"
-			od -c "$tmp/got" | head -4 | sed 's/^/    | /'
-			return 1
-		fi
-	done
-	make_image "$tmp/fresh.img"
-	for s in 2 3; do
-		dd if="$tmp/fresh.img" bs=512 skip=$s count=1 2>/dev/null >"$tmp/want"
-		dd if="$2" bs=512 skip=$s count=1 2>/dev/null >"$tmp/got"
-		if ! cmp -s "$tmp/want" "$tmp/got"; then
-			bad "$1" "image sector $s changed; the guest never wrote it"
-			return 1
-		fi
-	done
-	return 0
-}
-
 # virtio-blk: a read-write and a read-only disk, each transport, polled and interrupt driven.
 # The PVH case runs on the crosvm-x86 profile (other addresses, cmdline virtio_mmio.device=).
 for case in "blk-pci-poll mb.bin" "blk-mmio-poll mb.bin" "blk-pci-irq mb.bin" "blk-mmio-irq pvh.elf"; do
@@ -133,22 +95,14 @@ for case in "blk-pci-poll mb.bin" "blk-mmio-poll mb.bin" "blk-pci-irq mb.bin" "b
 	mode=$1 guest=$2 name=virtio-$1
 	transport=pci
 	case $mode in *mmio*) transport=mmio ;; esac
-	make_image "$tmp/rw.img"
-	make_image "$tmp/ro.img"
-	ro_sum=$(sha256sum <"$tmp/ro.img")
+	blk_images
 	boot "$name" 0 --timeout 60 -c 1 -m 256 --virtio-transport "$transport" \
-		--disk "$tmp/rw.img" --disk "$tmp/ro.img,ro" -p "virtio=$mode" "$gdir/$guest" || continue
-	compare "$name" "$name.txt" || continue
-	check_written "$name" "$tmp/rw.img" "$transport" || continue
-	if [ "$(sha256sum <"$tmp/ro.img")" != "$ro_sum" ]; then
-		bad "$name" "the read-only image changed"
-		continue
-	fi
-	ok "$name"
+		--disk "$tmp/rw.img" --disk "$tmp/ro.img,ro" -p "virtio=$mode" "$gdir/$guest" &&
+		compare "$name" "$name.txt" && blk_checks "$name" "$transport" && ok "$name"
 done
 
 # The StarryOS-shaped run: the starry-x86 profile's machine as StarryOS's platform code
-# checks it (tests/guest/starry.c: ECAM scan, BAR window, CMOS clock, leaf 0x16), four vCPUs
+# checks it (tests/guest/x86_64/starry.c: ECAM scan, BAR window, CMOS clock, leaf 0x16), four vCPUs
 # started with INIT-SIPI-SIPI, a polled modern virtio-blk, power-off by 0x2000 to port 0x604.
 # run.sh boots the same file on QEMU q35, the machine StarryOS x86 is built for.
 # mb-1g.bin is the same guest mapping itself with 1 GiB pages, as StarryOS does: it needs

@@ -5,7 +5,8 @@
 #     case says what it needs (any KVM, 1 GiB pages); a group whose need this host meets runs
 #     here, the rest inside the system-test rig's L1 VM (real KVM), never skipped;
 #  3. the same guest files boot on QEMU with the same serial output (KVM where the host meets
-#     the guest's need, TCG otherwise).
+#     the guest's need, TCG otherwise); so does the arm64 guest (QEMU virt, TCG), whose
+#     outputs n90vmm's arm64 build must match too (kvm-arm64-cases.sh).
 # What the host can do comes from `n90vmm --host-info` (tests/lib/host-kvm.sh); N90_HOST_KVM=
 # none|pvm|real makes it report that kind of host (docs/testing.md). The last lines say where
 # each group ran and the totals.
@@ -88,7 +89,7 @@ if [ -n "$host_needs" ]; then
 fi
 if [ -n "$l1_needs" ]; then
 	echo "== kvm-cases needing '$l1_needs': inside the rig's L1 VM (this host's KVM: $(host_kvm_flavour))"
-	adds=(--add "$n90:/n90/n90vmm" --add "$here/kvm-cases.sh:/n90/kvm-cases.sh"
+	adds=(--add "$n90:/n90/n90vmm" --add "$here/kvm-cases.sh:/n90/kvm-cases.sh" --add "$here/disk-image.sh:/n90/disk-image.sh"
 		--add "$here/net-cases.sh:/n90/net-cases.sh" --add "$build/nettest:/n90/nettest"
 		--add "$(command -v ip):/n90/bin/ip" --add "$(command -v ping):/n90/bin/ping")
 	for f in "$guests"/mb.bin "$guests"/mb-1g.bin "$guests"/mb.elf "$guests"/pvh.elf "$guests"/bzimage \
@@ -168,6 +169,63 @@ qaccel=$qaccel_any
 		sed 's/^/    /' "$tmp/net.log"
 	fi
 done
+
+# The arm64 test guest on QEMU's virt machine (TCG): its expected outputs (expected/arm64/) are
+# what n90vmm --profile crosvm-arm64 must print too (kvm-arm64-cases.sh, on arm64 KVM).
+if [ -n "${N90_HOST_KVM:-}" ]; then
+	: # not repeated in a forced run (below)
+elif [ -z "${N90VMM:-}" ] && [ -f "$guests/arm64/guest.Image" ] && command -v qemu-system-aarch64 >/dev/null; then
+	where="$where qemu-arm64=tcg"
+	"$here/qemu-arm64-cases.sh" "$guests/arm64" "$here/expected/arm64" "$build/nettest" | tee "$tmp/qemu-arm64.log"
+	read -r ap af < <(sed -n 's/^qemu-arm64-cases: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$tmp/qemu-arm64.log")
+	pass=$((pass + ${ap:-0}))
+	fail=$((fail + ${af:-1}))
+elif [ -z "${N90VMM:-}" ]; then
+	echo "== the arm64 test guest is not built or qemu-system-aarch64 is missing (make deps): its QEMU cases skipped"
+fi
+
+# The same arm64 guest under n90vmm's arm64 build (kvm-arm64-cases.sh): on this host when it
+# is an arm64 host with KVM, otherwise in the arm64 rig's L1 (real arm64 KVM under TCG), with
+# the arm64 ip, ping and nettest the virtio-net cases need.
+# (Not again with N90_HOST_KVM forcing a kind: where these run does not depend on this x86
+# host's kind, and the forced run is there to test the x86 routing.)
+n90_arm64=${N90VMM_ARM64:-$build/arm64/n90vmm}
+[ "$(uname -m)" = aarch64 ] && n90_arm64=$n90
+if [ -n "${N90_HOST_KVM:-}" ] && [ "$(uname -m)" != aarch64 ]; then
+	echo "== N90_HOST_KVM=$N90_HOST_KVM: the arm64 cases are not repeated (they run in the arm64 rig either way)"
+elif [ -z "${N90VMM:-}" ] && [ -f "$guests/arm64/guest.Image" ] && [ -x "$n90_arm64" ]; then
+	if [ "$(uname -m)" = aarch64 ] && host_kvm_can any; then
+		where="$where kvm-arm64=host"
+		"$here/kvm-arm64-cases.sh" "$n90_arm64" "$guests/arm64" "$here/expected/arm64" "$build/nettest" |
+			tee "$tmp/kvm-arm64.log"
+	else
+		where="$where kvm-arm64=rig-l1"
+		echo "== the arm64 guest under n90vmm's arm64 build, in the arm64 rig's L1"
+		"$root/tests/system/fetch-qemu-arm64.sh" >/dev/null
+		sys=$root/build/rig/arm64/qemu/sysroot
+		adds=(--libdir "$sys/usr/lib/aarch64-linux-gnu" --libdir "$sys/lib/aarch64-linux-gnu"
+			--add "$n90_arm64:/n90/n90vmm" --add "$here/kvm-arm64-cases.sh:/n90/kvm-arm64-cases.sh"
+			--add "$here/net-cases.sh:/n90/net-cases.sh" --add "$here/disk-image.sh:/n90/disk-image.sh"
+			--add "$sys/bin/ip:/n90/bin/ip" --add "$sys/bin/ping:/n90/bin/ping")
+		nt=
+		[ -x "$build/arm64/nettest" ] && { adds+=(--add "$build/arm64/nettest:/n90/nettest"); nt=/n90/nettest; }
+		for f in "$guests"/arm64/*.Image "$here"/expected/arm64/*.txt; do
+			adds+=(--add "$f:/n90/files/$(basename "$f")")
+		done
+		"$root/tests/system/l1.sh" --arch arm64 --timeout 900 --log "$build/integration-l1-arm64.log" "${adds[@]}" -- \
+			env IP=/n90/bin/ip PING=/n90/bin/ping /n90/kvm-arm64-cases.sh /n90/n90vmm /n90/files /n90/files $nt |
+			tee "$tmp/kvm-arm64.log"
+	fi
+	read -r kp kf < <(sed -n 's/^kvm-arm64-cases: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$tmp/kvm-arm64.log" | tr -d '\r')
+	if [ -z "${kp:-}" ]; then
+		bad kvm-arm64-cases "no result line (see $build/integration-l1-arm64.log)"
+	else
+		pass=$((pass + kp))
+		fail=$((fail + kf))
+	fi
+elif [ -z "${N90VMM:-}" ]; then
+	echo "== no arm64 build of n90vmm or of the test guest (make ARCH=arm64; make guests): its cases skipped"
+fi
 
 echo "integration: where: $where (this host's KVM: $(host_kvm_flavour)$([ "$(host_kvm_get forced)" = true ] && echo ", forced by N90_HOST_KVM"))"
 echo "integration: $pass passed, $fail failed"

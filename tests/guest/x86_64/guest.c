@@ -1,5 +1,5 @@
 /*
- * n90vmm test guest: the shared 64-bit core.
+ * n90vmm x86 test guest: the 64-bit core of every boot form.
  *
  * Entered from longmode.S with the first 4 GiB identity-mapped, our own GDT,
  * interrupts off.  Collects the boot information handed over by the
@@ -8,47 +8,11 @@
  * VMM for the same image and command line, so successful checks print no
  * addresses or VMM-specific numbers.
  */
-#include <stdarg.h>
 #include "guest.h"
 
 /* ------------------------------------------------------------------ */
 /* Low-level helpers                                                   */
 /* ------------------------------------------------------------------ */
-
-/* The compiler may emit calls to these even in freestanding code. */
-void *memcpy(void *d, const void *s, unsigned long n)
-{
-	char *dp = d;
-	const char *sp = s;
-	while (n--)
-		*dp++ = *sp++;
-	return d;
-}
-
-unsigned long strlen(const char *s)
-{
-	unsigned long n = 0;
-	while (s[n])
-		n++;
-	return n;
-}
-
-int memcmp(const void *a, const void *b, unsigned long n)
-{
-	const unsigned char *x = a, *y = b;
-	for (; n; n--, x++, y++)
-		if (*x != *y)
-			return *x - *y;
-	return 0;
-}
-
-void *memset(void *d, int c, unsigned long n)
-{
-	char *dp = d;
-	while (n--)
-		*dp++ = (char)c;
-	return d;
-}
 
 void delay_cycles(u64 n)
 {
@@ -85,160 +49,12 @@ static void serial_init(void)
 	outb(COM1 + UART_MCR, 0x03); /* DTR | RTS */
 }
 
-static void serial_putc(char c)
+void arch_putc(char c)
 {
 	/* Bounded: a missing UART reads 0xff (THRE set) anyway. */
 	for (u32 i = 0; i < 1000000 && !(inb(COM1 + UART_LSR) & LSR_THRE); i++)
 		pause();
 	outb(COM1 + UART_THR, (u8)c);
-}
-
-/* ------------------------------------------------------------------ */
-/* Minimal printf: %s %c %u %d %x, 'l' for 64 bit                      */
-/* ------------------------------------------------------------------ */
-
-struct sink {
-	char *buf; /* NULL: serial */
-	u32 len, cap;
-};
-
-/*
- * Everything printed is also kept in a transcript, and mirrored line by line once
- * console_mirror is set: with "--console virtio" COM1 goes nowhere, so the virtio-console
- * test replays the transcript there and the whole report reaches the monitor's output.
- */
-void (*console_mirror)(const char *buf, u32 len);
-static char transcript[8192];
-static u32 transcript_len, mirrored_len;
-static int mirror_busy;
-
-static void out_byte(char c)
-{
-	serial_putc(c);
-	if (transcript_len < sizeof(transcript))
-		transcript[transcript_len++] = c;
-	if (console_mirror && (c == '\n' || transcript_len == sizeof(transcript)) && !mirror_busy) {
-		mirror_busy = 1; /* the mirror may print (its own failures): no recursion */
-		console_mirror(transcript + mirrored_len, transcript_len - mirrored_len);
-		mirrored_len = transcript_len;
-		mirror_busy = 0;
-	}
-}
-
-static void emit(struct sink *s, char c)
-{
-	if (!s->buf) {
-		if (c == '\n')
-			out_byte('\r'); /* every line ends in "\r\n" */
-		out_byte(c);
-	} else if (s->len + 1 < s->cap) {
-		s->buf[s->len++] = c;
-		s->buf[s->len] = 0;
-	}
-}
-
-static void vfmt(struct sink *s, const char *fmt, va_list ap)
-{
-	for (; *fmt; fmt++) {
-		if (*fmt != '%') {
-			emit(s, *fmt);
-			continue;
-		}
-		int lng = 0;
-		if (*++fmt == 'l') {
-			lng = 1;
-			fmt++;
-		}
-		char tmp[24];
-		int n = 0;
-		u64 v;
-		switch (*fmt) {
-		case 's': {
-			const char *str = va_arg(ap, const char *);
-			while (*str)
-				emit(s, *str++);
-			break;
-		}
-		case 'c':
-			emit(s, (char)va_arg(ap, int));
-			break;
-		case 'd': {
-			long long sv = lng ? va_arg(ap, long long) : va_arg(ap, int);
-			if (sv < 0) {
-				emit(s, '-');
-				sv = -sv;
-			}
-			v = (u64)sv;
-			goto dec;
-		}
-		case 'u':
-			v = lng ? va_arg(ap, u64) : va_arg(ap, u32);
-		dec:
-			do
-				tmp[n++] = (char)('0' + v % 10);
-			while (v /= 10);
-			while (n)
-				emit(s, tmp[--n]);
-			break;
-		case 'x':
-			v = lng ? va_arg(ap, u64) : va_arg(ap, u32);
-			do
-				tmp[n++] = "0123456789abcdef"[v & 15];
-			while (v >>= 4);
-			emit(s, '0');
-			emit(s, 'x');
-			while (n)
-				emit(s, tmp[--n]);
-			break;
-		case '%':
-			emit(s, '%');
-			break;
-		default:
-			emit(s, '?');
-			if (!*fmt)
-				return;
-			break;
-		}
-	}
-}
-
-void kprintf(const char *fmt, ...)
-{
-	struct sink s = { 0, 0, 0 };
-	va_list ap;
-	va_start(ap, fmt);
-	vfmt(&s, fmt, ap);
-	va_end(ap);
-}
-
-/* Failure details: formatted into a static buffer, returned as the
- * check's result (NULL means ok). */
-static char why_buf[160];
-const char *failf(const char *fmt, ...)
-{
-	struct sink s = { why_buf, 0, sizeof(why_buf) };
-	va_list ap;
-	why_buf[0] = 0;
-	va_start(ap, fmt);
-	vfmt(&s, fmt, ap);
-	va_end(ap);
-	return why_buf;
-}
-
-static int all_ok = 1;
-
-/* "debug" on the command line: extra "debug: ..." lines with addresses and
- * tables (these differ between VMMs; never used for comparisons). */
-int debug;
-
-void report(const char *name, const char *fail)
-{
-	if (fail) {
-		all_ok = 0;
-		kprintf("check %s: FAIL %s\n", name, fail);
-	} else {
-		kprintf("check %s: ok\n", name);
-	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -302,14 +118,12 @@ static struct {
 static u32 mmap_n;
 static const char *mmap_err = "no boot information";
 
-char cmdline[1024];
 static u64 rsdp_hint; /* PVH rsdp_paddr / boot_params acpi_rsdp_addr */
 
-static u32 expect_cpus = 1, expect_mem_mb; /* 0: not given */
 /* action=: how the guest ends after its checks, so the monitor's exit statuses can be
  * tested: poweroff (default), reset (i8042 0xFE), reset-cf9, triplefault, hang. */
-static enum { END_POWEROFF, END_RESET_I8042, END_RESET_CF9, END_TRIPLE_FAULT, END_HANG } end_action;
-static const char *cmdline_err;
+enum { END_POWEROFF, END_RESET_I8042, END_RESET_CF9, END_TRIPLE_FAULT, END_HANG };
+static const char *const actions[] = { "poweroff", "reset", "reset-cf9", "triplefault", "hang", 0 };
 
 static void mmap_add(u64 base, u64 len, u32 type)
 {
@@ -319,24 +133,6 @@ static void mmap_add(u64 base, u64 len, u32 type)
 		mmap[mmap_n].type = type;
 		mmap_n++;
 	}
-}
-
-int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-static void copy_cmdline(u64 pa)
-{
-	u32 n = 0;
-	while (n < sizeof(cmdline) - 1 && rd8(pa + n))
-		n++;
-	/* strip leading/trailing blanks */
-	u32 a = 0;
-	while (a < n && is_space((char)rd8(pa + a)))
-		a++;
-	while (n > a && is_space((char)rd8(pa + n - 1)))
-		n--;
-	for (u32 i = a; i < n; i++)
-		cmdline[i - a] = (char)rd8(pa + i);
-	cmdline[n - a] = 0;
 }
 
 /*
@@ -358,6 +154,11 @@ static void drop_image_name(void)
 	char *d = cmdline;
 	while ((*d++ = *p++))
 		;
+}
+
+static void copy_cmdline(u64 pa)
+{
+	cmdline_set(phys(pa), sizeof(cmdline) - 1);
 }
 
 /* Multiboot 0.6.96 §3.3 boot information format. */
@@ -456,94 +257,6 @@ static const char *check_entry(u32 form, u32 magic, u64 info)
 /* Command line                                                        */
 /* ------------------------------------------------------------------ */
 
-int starts_with(const char *s, const char *prefix)
-{
-	while (*prefix)
-		if (*s++ != *prefix++)
-			return 0;
-	return 1;
-}
-
-/* Decimal value up to the next blank; -1 if empty or not a number. */
-long parse_num(const char *s)
-{
-	long v = 0;
-	if (!*s || is_space(*s))
-		return -1;
-	for (; *s && !is_space(*s); s++) {
-		if (*s < '0' || *s > '9' || v > 1000000)
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return v;
-}
-
-/* The value of the first "KEY=value" word (KEY given with its '='), up to the next blank;
- * NULL if there is none. */
-const char *cmdline_value(const char *key)
-{
-	for (const char *p = cmdline; *p;) {
-		while (is_space(*p))
-			p++;
-		if (starts_with(p, key))
-			return p + strlen(key);
-		while (*p && !is_space(*p))
-			p++;
-	}
-	return 0;
-}
-
-/* Does the command line hold WORD exactly (a word without '=')? */
-int cmdline_has(const char *word)
-{
-	u32 n = (u32)strlen(word);
-	for (const char *p = cmdline; *p;) {
-		while (is_space(*p))
-			p++;
-		if (starts_with(p, word) && (!p[n] || is_space(p[n])))
-			return 1;
-		while (*p && !is_space(*p))
-			p++;
-	}
-	return 0;
-}
-
-static void parse_cmdline(void)
-{
-	debug = cmdline_has("debug");
-	for (const char *p = cmdline; *p;) {
-		while (is_space(*p))
-			p++;
-		if (starts_with(p, "expect_cpus=")) {
-			long v = parse_num(p + 12);
-			if (v < 1 || v > 255)
-				cmdline_err = "bad expect_cpus= value";
-			else
-				expect_cpus = (u32)v;
-		} else if (starts_with(p, "action=")) {
-			const char *a = p + 7;
-			if (starts_with(a, "reset-cf9"))
-				end_action = END_RESET_CF9;
-			else if (starts_with(a, "reset"))
-				end_action = END_RESET_I8042;
-			else if (starts_with(a, "triplefault"))
-				end_action = END_TRIPLE_FAULT;
-			else if (starts_with(a, "hang"))
-				end_action = END_HANG;
-			else if (!starts_with(a, "poweroff"))
-				cmdline_err = "bad action= value";
-		} else if (starts_with(p, "expect_mem_mb=")) {
-			long v = parse_num(p + 14);
-			if (v < 1)
-				cmdline_err = "bad expect_mem_mb= value";
-			else
-				expect_mem_mb = (u32)v;
-		}
-		while (*p && !is_space(*p)) /* unknown words are ignored */
-			p++;
-	}
-}
-
 static const char *check_cmdline(void)
 {
 	if (!cmdline[0])
@@ -580,14 +293,7 @@ static const char *check_memory_map(u32 form)
 		return failf("%u usable regions, more than 16", usable);
 	if (!usable_covers((u64)__image_start, (u64)__bss_end))
 		return failf("image %lx-%lx not inside one usable region", (u64)__image_start, (u64)__bss_end);
-	if (expect_mem_mb) {
-		u64 hi = (u64)expect_mem_mb << 20;
-		u64 lo = expect_mem_mb > 4 ? hi - (4ull << 20) : 0;
-		if (total < lo || total > hi)
-			return failf("usable RAM %lu KiB, expected %u MiB - 4 MiB .. %u MiB", total >> 10,
-				     expect_mem_mb, expect_mem_mb);
-	}
-	return 0;
+	return check_mem_total(total);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1046,7 +752,7 @@ void guest_main(u32 form, u32 magic, u64 info)
 		else
 			collect_bzimage(info);
 	}
-	parse_cmdline();
+	parse_cmdline(actions);
 	kprintf("cmdline: %s\n", cmdline);
 	dprintf("magic=%x info=%lx image=%lx-%lx\n", magic, info, (u64)__image_start, (u64)__bss_end);
 	for (u32 i = 0; i < mmap_n; i++)
@@ -1070,6 +776,6 @@ void guest_main(u32 form, u32 magic, u64 info)
 	starry_main();
 	virtio_main();
 
-	kprintf("RESULT: %s\n", all_ok ? "PASS" : "FAIL");
+	kprintf("RESULT: %s\n", checks_ok() ? "PASS" : "FAIL");
 	end_guest();
 }
