@@ -64,6 +64,20 @@ def read_suite(name):
     return suite
 
 
+def read_suites(spec):
+    """NAME or NAME,NAME...: several suites run as one, in order and in one guest boot (CI's
+    board step: the board and security suites with their proofs); each case keeps its own
+    suite's default timeout."""
+    suites = [read_suite(name) for name in spec.split(",")]
+    if len(suites) == 1:
+        return suites[0]
+    cases = [{"timeout": s.get("default_timeout", 600), **c} for s in suites for c in s["cases"]]
+    names = [c["name"] for c in cases]
+    if len(set(names)) != len(names):
+        fail(f"suites '{spec}': a case name occurs in more than one of them")
+    return {"name": "+".join(s["name"] for s in suites), "cases": cases}
+
+
 def shard(cases, spec):
     """K/N: every N-th case starting at the K-th (1-based), so shards stay balanced."""
     if not spec:
@@ -235,7 +249,7 @@ def rig_command(args, env, plan_path, out, exec_cases):
             fail("dnsmasq is missing (make deps: dnsmasq-base)")
         files.update({"/bt/net.sh": env["NET_SH"], "/bt/dnsmasq": dnsmasq})
         l1env.update(NET_SH="/bt/net.sh", DNSMASQ="/bt/dnsmasq")
-    # L1 holds the rootfs in its own RAM besides the guest's (docs/board.md "Memory").
+    # L1 holds the rootfs in its own RAM besides the guest's (docs/n90-crosvm-guide.md "Memory and vCPUs in the rig").
     l1_mem = args.rig_l1_memory or (args.memory + 1024 + sum(
         os.path.getsize(f) for f in files.values()) // (1 << 20))
     l1_timeout = args.l1_timeout or (300 + args.boot_timeout * (1 if args.one_boot else len(args.cases))
@@ -349,7 +363,8 @@ def main():
     p.add_argument("--hypervisor", choices=HYPERVISORS, help="default: the board's HYPERVISOR")
     p.add_argument("--arch", help="aarch64 or x86_64 (default: the board's ARCH)")
     p.add_argument("--rootfs", help="disk image given to every case, read-only (default: the board's ROOTFS)")
-    p.add_argument("--suite", help="a name under harness/suites/ or a manifest path (default: the board's SUITE)")
+    p.add_argument("--suite", help="a name under harness/suites/ or a manifest path; several, comma-separated, "
+                   "run as one in one boot (default: the board's SUITE)")
     p.add_argument("--jobs", type=int, default=1, help="VMs at a time")
     p.add_argument("--shard", help="K/N: run every N-th case starting at the K-th")
     p.add_argument("--one-boot", action="store_true", default=None,
@@ -383,7 +398,7 @@ def main():
     args.hypervisor = args.hypervisor or board.get("HYPERVISOR", "n90vmm")
     if args.hypervisor not in HYPERVISORS:
         fail(f"board '{args.board}': HYPERVISOR={args.hypervisor} is not one of {', '.join(HYPERVISORS)}")
-    suite = read_suite(args.suite or board.get("SUITE", "smoke"))
+    suite = read_suites(args.suite or board.get("SUITE", "smoke"))
     if args.jobs < 1:
         fail("--jobs must be at least 1")
     rel = lambda v: v if not v or os.path.isabs(v) else os.path.join(ROOT, v)
