@@ -64,6 +64,12 @@ t "run_board_tests: a bare rootfs.img is the board's image" bash -c '
 	cd "$d" && python3 -c "
 import sys; sys.path.insert(0, \"$0/harness\"); import board_tests as b
 assert b.resolve_image(\"rootfs.img\", \"$d/img\", \"rootfs\") == \"$d/img/rootfs.img\"" "$PWD"; rc=$?; rm -rf "$d"; exit $rc' "$root"
+t "run_board_tests: --suite A,B is one suite of both, in order, each case with its suite's timeout" python3 -c "
+import sys; sys.path.insert(0, 'harness'); import board_tests as b
+s = b.read_suites('n90-board,n90-security')
+assert s['name'] == 'n90-board+n90-security', s['name']
+assert [c['name'] for c in s['cases']] == ['board', 'board-breaks', 'security', 'security-breaks']
+assert all(c['timeout'] == 900 for c in s['cases'])"
 t "crosvm runner: no StarryOS tree is the old runner's error, exit 1" expect_fail 1 "StarryOS root not found" \
 	scripts/starry_crosvm_runner.py --root /nonexistent --command true
 t "crosvm runner: the kernel is found in ROOT/arceos/NAME as the old runner did" bash -c '
