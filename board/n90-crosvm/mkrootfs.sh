@@ -13,16 +13,19 @@
 #   initrd.cpio.gz  busybox of the architecture + the virtio modules; mounts the rootfs by its
 #                   label and switch_roots into /usr/local/sbin/n90-init (initramfs-init.sh)
 # The kernel is Debian's that the rig fetches (tests/system/fetch-kernel.sh [--arch arm64]).
-# usage: board/n90-crosvm/mkrootfs.sh [--arch aarch64|x86_64] [--board NAME]
+# --without-tools leaves out the packages.txt lines tagged [tools] (strace, gdb, htop: promised
+# for people, used by no suite; gdb alone brings ~25 libraries): CI's smaller, faster image.
+# usage: board/n90-crosvm/mkrootfs.sh [--arch aarch64|x86_64] [--board NAME] [--without-tools]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-board=n90-crosvm arch=
+board=n90-crosvm arch= tools=yes
 while [ $# -gt 0 ]; do
 	case $1 in
 	--arch) arch=$2; shift 2 ;;
 	--board) board=$2; shift 2 ;;
-	*) echo "mkrootfs: unknown argument $1 (usage: mkrootfs.sh [--arch aarch64|x86_64] [--board NAME])" >&2; exit 2 ;;
+	--without-tools) tools=no; shift ;;
+	*) echo "mkrootfs: unknown argument $1 (usage: mkrootfs.sh [--arch aarch64|x86_64] [--board NAME] [--without-tools])" >&2; exit 2 ;;
 	esac
 done
 die() { echo "mkrootfs: $*" >&2; exit 1; }
@@ -58,7 +61,8 @@ foreign_arch_ready() {
 }
 
 # 1. The Debian base, cached: only a changed package list (or architecture) rebuilds it.
-packages=$(sed 's/#.*//' "$here/packages.txt" | tr -s ' \t\n' '\n' | grep . | sort | paste -sd, -)
+packages=$(if [ $tools = yes ]; then cat "$here/packages.txt"; else grep -v '\[tools\]' "$here/packages.txt"; fi |
+	sed 's/#.*//' | tr -s ' \t\n' '\n' | grep . | sort | paste -sd, -)
 t_base=0
 if [ ! -f "$out/base.tar" ] || [ "$(cat "$out/base.packages" 2>/dev/null)" != "$debarch $packages" ]; then
 	foreign_arch_ready
