@@ -32,6 +32,7 @@ runner itself failed (the old runner's), with the reason on stderr.
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -124,7 +125,10 @@ def main():
     params = args.params if args.params is not None else board.get("CMDLINE", "console=ttyS0")
 
     work = tempfile.mkdtemp(prefix="n90-runner-")
-    command = args.command if args.command else "true"
+    # In a subshell of the guest's shell: `exit N` in CMD ends CMD with N (as under the old
+    # runner), not the shell the harness drives; eval of the quoted text keeps any quoting,
+    # `;`, `&&` or comment in CMD to itself.
+    command = f"(eval {shlex.quote(args.command)})" if args.command else "true"
     suite = {"name": "crosvm-runner", "default_timeout": args.command_timeout,
              "cases": [{"name": "command", "path": "/bin/sh", "command": command}]}
     with open(os.path.join(work, "suite.json"), "w") as f:

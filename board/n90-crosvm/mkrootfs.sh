@@ -57,7 +57,7 @@ foreign_arch_ready() {
 		echo "mkrootfs: registering $name with binfmt_misc ($conf)" >&2
 		cat "$conf" >/proc/sys/fs/binfmt_misc/register || die "cannot register $name with binfmt_misc"
 	fi
-	arch-test -n "$debarch" >/dev/null || die "this host cannot run $debarch binaries (arch-test $debarch fails)"
+	arch-test "$debarch" >/dev/null || die "this host cannot run $debarch binaries (arch-test $debarch fails)"
 }
 
 # 1. The Debian base, cached: only a changed package list (or architecture) rebuilds it.
