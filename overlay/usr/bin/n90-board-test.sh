@@ -100,15 +100,21 @@ rtc_time() {
 	[ "$(date +%Y)" -ge 2024 ] && [ $((now - rtc)) -le 10 ] && [ $((rtc - now)) -le 10 ] ||
 		{ echo "$name: RTC $rtc, clock $now"; return 1; }
 }
-# The console the harness drives: this shell's terminal is ttyS0, a 16550, and the kernel's
-# console (crosvm's serial device: PLATFORMS.md §3).
+# The console the harness drives: this shell's terminal is the kernel's console, ttyS0, a
+# 16550 (crosvm's serial device: PLATFORMS.md §3); on QEMU's virt machine (the qemu_virt
+# board on aarch64, console=ttyAMA0) its PL011 instead.
 serial_console() {
-	local tty uart
+	local tty uart want=ttyS0 driver=serial type=16550A word
+	for word in $(cat /proc/cmdline); do
+		case $word in console=*) want=${word#console=} want=${want%%,*} ;; esac
+	done
+	case $want in ttyAMA*) driver=ttyAMA type=PL011 ;; esac
 	tty=$(readlink /proc/self/fd/0)
-	[ "$tty" = /dev/ttyS0 ] || { echo "the harness's shell reads ${tty:-nothing}, not /dev/ttyS0"; return 1; }
-	uart=$(awk '$1 == "0:" { for (i = 2; i <= NF; i++) if ($i ~ /^uart:/) print substr($i, 6) }' /proc/tty/driver/serial)
-	[ "$uart" = 16550A ] || { echo "ttyS0 is a ${uart:-missing} UART"; return 1; }
-	grep -qw 'console=ttyS0' /proc/cmdline || { echo "the kernel's console is not ttyS0"; return 1; }
+	[ "$tty" = "/dev/$want" ] || { echo "the harness's shell reads ${tty:-nothing}, not /dev/$want"; return 1; }
+	uart=$(awk -v n="${want##*[A-Za-z]}:" '$1 == n { for (i = 2; i <= NF; i++) if ($i ~ /^uart:/) print substr($i, 6) }' \
+		"/proc/tty/driver/$driver" 2>/dev/null)
+	[ "$uart" = "$type" ] || { echo "$want is a ${uart:-missing} UART, not a $type"; return 1; }
+	grep -qw "console=$want" /proc/cmdline || { echo "the kernel's console is not $want"; return 1; }
 }
 fork_exec() { [ "$(bash -c 'echo $((6 * 7))')" = 42 ] || { echo "bash -c did not answer 42"; return 1; }; }
 tmp_write() {
@@ -168,7 +174,7 @@ check virtio_blk "virtio-blk device bound" virtio_bound 0x0002 virtio-blk
 [ "$net" = tap ] && check virtio_net "virtio-net device bound" virtio_bound 0x0001 virtio-net
 check firmware "firmware tables ($([ "$arch" = aarch64 ] && echo 'device tree: PSCI, GICv3, 16550' || echo 'ACPI FACP, APIC, DSDT'))" firmware_tables
 check rtc "RTC and the clock agree, in this decade" rtc_time
-check serial "the harness drives the 16550 console on ttyS0" serial_console
+check serial "the harness drives the kernel's serial console (ttyS0, a 16550)" serial_console
 check fork_exec "fork and exec" fork_exec
 check tmp_write "tmpfs write and sync" tmp_write
 check debian "the root is Debian" debian_root
