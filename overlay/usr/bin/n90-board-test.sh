@@ -76,15 +76,24 @@ virtio_bound() { # TYPE NAME
 	echo "no $2 device bound to a driver"
 	return 1
 }
+# The kernel's console: the last console= (ttyS0 when none).
+kernel_console() {
+	local word console=ttyS0
+	for word in $(cat /proc/cmdline); do
+		case $word in console=*) console=${word#console=} console=${console%%,*} ;; esac
+	done
+	echo "$console"
+}
 # The firmware tables the machine gives: ACPI (x86_64) or the device tree (crosvm-arm64:
-# PSCI, a GICv3, the 16550).
+# PSCI, a GICv3, the 16550; QEMU virt's console UART is its PL011).
 firmware_tables() {
-	local t dt=/sys/firmware/devicetree/base
+	local t dt=/sys/firmware/devicetree/base uart=ns16550a
+	case $(kernel_console) in ttyAMA*) uart=arm,pl011 ;; esac
 	if [ "$arch" = aarch64 ]; then
 		[ -e "$dt/psci/compatible" ] || { echo "no psci node in the device tree"; return 1; }
 		grep -rqs 'arm,gic-v3' "$dt"/intc*/compatible "$dt"/interrupt-controller*/compatible ||
 			{ echo "no arm,gic-v3 interrupt controller"; return 1; }
-		grep -rqs ns16550a "$dt"/*/compatible "$dt"/*/*/compatible || { echo "no ns16550a UART"; return 1; }
+		grep -rqs "$uart" "$dt"/*/compatible "$dt"/*/*/compatible || { echo "no $uart UART"; return 1; }
 	else
 		for t in FACP APIC DSDT; do
 			[ -e /sys/firmware/acpi/tables/$t ] || { echo "no ACPI $t"; return 1; }
@@ -104,10 +113,8 @@ rtc_time() {
 # 16550 (crosvm's serial device: PLATFORMS.md §3); on QEMU's virt machine (the qemu_virt
 # board on aarch64, console=ttyAMA0) its PL011 instead.
 serial_console() {
-	local tty uart want=ttyS0 driver=serial type=16550A word
-	for word in $(cat /proc/cmdline); do
-		case $word in console=*) want=${word#console=} want=${want%%,*} ;; esac
-	done
+	local tty uart want driver=serial type=16550A
+	want=$(kernel_console)
 	case $want in ttyAMA*) driver=ttyAMA type=PL011 ;; esac
 	tty=$(readlink /proc/self/fd/0)
 	[ "$tty" = "/dev/$want" ] || { echo "the harness's shell reads ${tty:-nothing}, not /dev/$want"; return 1; }
@@ -172,7 +179,7 @@ check root_disk "root is ext4 on a virtio disk" root_virtio_ext4
 check disk_reads "disk reads are stable (cached and O_DIRECT)" disk_reads_stable
 check virtio_blk "virtio-blk device bound" virtio_bound 0x0002 virtio-blk
 [ "$net" = tap ] && check virtio_net "virtio-net device bound" virtio_bound 0x0001 virtio-net
-check firmware "firmware tables ($([ "$arch" = aarch64 ] && echo 'device tree: PSCI, GICv3, 16550' || echo 'ACPI FACP, APIC, DSDT'))" firmware_tables
+check firmware "firmware tables ($([ "$arch" = aarch64 ] && echo 'device tree: PSCI, GICv3, the console UART' || echo 'ACPI FACP, APIC, DSDT'))" firmware_tables
 check rtc "RTC and the clock agree, in this decade" rtc_time
 check serial "the harness drives the kernel's serial console (ttyS0, a 16550)" serial_console
 check fork_exec "fork and exec" fork_exec
