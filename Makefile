@@ -49,11 +49,14 @@ SANITIZE_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -f
 # Debian packages the build, the tests and the system-test rig need (`make deps`). The arm64
 # rig (tests/system, --arch arm64) adds QEMU's arm64 machine and a cross compiler for its
 # static L1 helpers; its arm64 kernel, busybox and QEMU come as arm64 packages unpacked under
-# build/ (dpkg -x), for which `make deps` adds the arm64 architecture to dpkg.
+# build/ (dpkg -x), for which `make deps` adds the arm64 architecture to dpkg. The N90 board
+# builds its arm64 rootfs with mmdebstrap under qemu-user-static (binfmt_misc; arch-test
+# checks it) and serves its guests DHCP with dnsmasq; net-up's NAT is nftables.
 DEB_PACKAGES := build-essential pkg-config linux-libc-dev libfdt-dev libseccomp-dev liburing-dev \
 	libcriterion-dev clang libclang-rt-14-dev qemu-system-x86 busybox-static cpio e2fsprogs kmod zstd xz-utils \
 	iproute2 iputils-ping procps lz4 python3 mmdebstrap fio iperf3 gnuplot-nox \
-	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils libseccomp-dev:arm64 libfdt1:arm64 liburing2:arm64
+	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils libseccomp-dev:arm64 libfdt1:arm64 liburing2:arm64 \
+	qemu-user-static arch-test dnsmasq-base nftables
 
 # Generic code, then the one architecture's (arch/arch.h is the line between them).
 VMM_SRCS := $(wildcard vmm/*.c) $(wildcard arch/$(ARCH)/*.c) $(wildcard devices/*.c) $(wildcard devices/virtio/*.c) $(wildcard harness/*.c)
@@ -73,7 +76,7 @@ UNIT_LIB_OBJS := $(UNIT_LIB_SRCS:%.c=$(O)/obj/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/obj/%.o)
 
 .PHONY: arm64-cross unit-test-arm64 fuzz sanitize all guests run bench bench-ab test unit-test integration-test system-test system-test-arm64 install clean deps help \
-	board-rootfs board-test board-security-test
+	board-rootfs board-test board-security-test board-test-qemu board-test-crosvm n90-security-test board-host-test board-ci FORCE
 
 all: $(O)/n90vmm guests $(O)/nettest $(O)/hostile-peer
 
@@ -186,20 +189,57 @@ endif
 system-test-arm64:
 	$(MAKE) RIG_ARCH=arm64 system-test
 
-# The N90 board (board/n90, overlay/): a real Debian rootfs (mmdebstrap through this host's apt
-# sources) with the board's test script and security suite, and the suites run in it under
-# n90vmm (the board suite also under QEMU, compared). quickstart-n90.sh wraps the same steps.
+# The N90 board (board/n90-crosvm, alias board/n90; overlay/): Debian's kernel and a real
+# Debian rootfs (mmdebstrap through this host's apt sources) with the board's packages, test
+# script and security suite, for BOARD_ARCH (aarch64, the board's, or x86_64; ARCH stays the
+# monitor's). The suites run in it under crosvm (a real one when on PATH, else n90vmm's crosvm
+# compatibility mode), n90vmm or QEMU; where this host's KVM cannot run the guest, inside the
+# rig's L1 of that architecture. quickstart-n90.sh wraps the same steps (docs/n90-crosvm-guide.md).
+BOARD_ARCH ?= aarch64
+BOARD_MONITORS := $(O)/n90vmm $(if $(filter aarch64,$(BOARD_ARCH)),$(if $(filter aarch64,$(HOST_ARCH)),,build/arm64/n90vmm))
+BOARD_RUN := harness/run_board_tests.sh --board n90-crosvm --arch $(BOARD_ARCH)
+
+ifneq ($(ARCH),aarch64)
+build/arm64/n90vmm: FORCE
+	$(MAKE) ARCH=arm64 build/arm64/n90vmm
+FORCE:
+endif
+
 board-rootfs:
-	board/n90/mkrootfs.sh
+	board/n90-crosvm/mkrootfs.sh --arch $(BOARD_ARCH)
 
-board-test: all board-rootfs
-	harness/run_board_tests.sh --board n90 --hypervisor n90vmm --suite n90-board
-	harness/run_board_tests.sh --board n90 --hypervisor qemu --suite n90-board
-	harness/compare build/board-tests/n90-n90-board-qemu build/board-tests/n90-n90-board-n90vmm
+# The N90 setup's targets: the board suite under QEMU (the qemu_virt board) and under crosvm,
+# the security suite; the board suite's two runs are then compared case by case.
+board-test-crosvm: all $(BOARD_MONITORS) board-rootfs
+	$(BOARD_RUN) --hypervisor crosvm --suite n90-board
 
-board-security-test: all board-rootfs $(O)/unit-tests
-	harness/run_board_tests.sh --board n90 --hypervisor n90vmm --suite n90-security
+board-test-qemu: all board-rootfs
+	harness/run_board_tests.sh --board qemu_virt --arch $(BOARD_ARCH) --hypervisor qemu --suite n90-board
+
+n90-security-test: all $(BOARD_MONITORS) board-rootfs $(O)/unit-tests
+	$(BOARD_RUN) --hypervisor crosvm --suite n90-security
 	$(O)/unit-tests --filter 'sandbox/*'
+
+# The older names.
+board-test: board-test-crosvm board-test-qemu
+	harness/compare --verdicts build/board-tests/qemu_virt-$(BOARD_ARCH)-n90-board-qemu \
+		build/board-tests/n90-crosvm-$(BOARD_ARCH)-n90-board-crosvm
+
+board-security-test: n90-security-test
+
+# CI's board step (.ci/run), within its ~10 minutes on a fresh machine: the default (aarch64)
+# board's rootfs without the [tools] packages (gdb, strace, htop: no suite uses them), then
+# the board test and the security suite in one guest boot (harness/suites/n90-ci.json) under
+# crosvm (or n90vmm's crosvm mode), then the monitor's sandbox tests. The break-on-purpose
+# proofs and the QEMU comparison are in the full targets above.
+board-ci: all $(BOARD_MONITORS) $(O)/unit-tests
+	board/n90-crosvm/mkrootfs.sh --arch $(BOARD_ARCH) --without-tools
+	$(BOARD_RUN) --hypervisor crosvm --suite n90-ci
+	$(O)/unit-tests --filter 'sandbox/*'
+
+# The board's host-side checks: no guest, seconds (tests/board/host-checks.sh; root).
+board-host-test: all
+	tests/board/host-checks.sh
 
 # libFuzzer targets for the guest-facing parsers (tests/fuzz/fuzz_*.c), built with clang and
 # ASan + UBSan, each run for FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus/<target>
@@ -255,8 +295,12 @@ help:
 	@echo "make system-test      real Linux guests on real KVM inside QEMU (tests/system): the x86_64\n                      rig, the crosscheck suite under QEMU and n90vmm compared, then the arm64\n                      rig with the cross-built arm64 monitor (RIG_ARCH=x86_64|arm64: one rig)"
 	@echo "make system-test-arm64  the arm64 rig alone"
 	@echo "make ARCH=arm64       cross-build the arm64 monitor into build/arm64/"
-	@echo "make board-test       the N90 board suite in its Debian rootfs (builds it: board/n90)"
-	@echo "make board-security-test  the guest security suite + the monitor's sandbox tests"
+	@echo "make board-test-crosvm the N90 board suite in its Debian rootfs under crosvm (or n90vmm's\n                      crosvm mode); BOARD_ARCH=aarch64 (default) or x86_64; builds it: board/n90-crosvm"
+	@echo "make board-test-qemu  the same suite on the qemu_virt board (QEMU)"
+	@echo "make n90-security-test the guest security suite + the monitor's sandbox tests"
+	@echo "make board-test       both board-test runs, compared (board-security-test = n90-security-test)"
+	@echo "make board-ci         CI's board step: a smaller rootfs, both suites in one boot, sandbox tests"
+	@echo "make board-host-test  the board's host-side checks (no guest: config, command lines, network step)"
 	@echo "make bench            the benchmark: test guest and Linux (fio, iperf3) under n90vmm and QEMU,\n                      the host's ceiling; build/bench/report.md with plots, bench.json"
 	@echo "make bench-ab A=x B=y A/B test of two commits on the cheap cases (permutation test)"
 	@echo "make sanitize         unit and integration tests under ASan + UBSan"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches Debian's arm64 QEMU (qemu-system-arm:arm64, which has qemu-system-aarch64) and the
-# arm64 tools the scenarios run in L1 (e2fsck/debugfs, dtc, ip, ping, and Criterion for the
-# unit tests cross-built for arm64) with the arm64 libraries they
+# arm64 tools the scenarios run in L1 (e2fsck/debugfs, dtc, ip, ping, Criterion for the unit
+# tests cross-built for arm64, dnsmasq for the N90 board's network) with the arm64 libraries they
 # may need into build/rig/arm64/qemu/sysroot/, unpacked with dpkg -x and never installed (it
 # would replace this host's QEMU). The arm64 rig runs it inside L1 with
 # -accel kvm: the L2 proof that needs no n90vmm, and the reference for side-by-side
@@ -14,7 +14,7 @@ export RIG_ARCH=arm64
 . "$root/tests/system/rig-arch.sh"
 out=$rig_dir/qemu
 # What the sysroot holds; a sysroot made for another list is made again.
-roots="qemu-system-arm:arm64 e2fsprogs:arm64 libcriterion3:arm64 iproute2:arm64 iputils-ping:arm64 device-tree-compiler:arm64"
+roots="qemu-system-arm:arm64 e2fsprogs:arm64 libcriterion3:arm64 iproute2:arm64 iputils-ping:arm64 device-tree-compiler:arm64 dnsmasq-base:arm64"
 [ -f "$out/.done" ] && [ "$(cat "$out/.done")" = "$roots" ] && exit 0
 rig_apt_arm64
 # Every arm64 package in the dependency closure (Depends and Pre-Depends: e2fsprogs pre-depends on its libraries; a few, like dpkg

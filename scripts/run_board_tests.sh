@@ -1,0 +1,1 @@
+../harness/run_board_tests.sh

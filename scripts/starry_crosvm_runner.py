@@ -1,0 +1,1 @@
+../harness/crosvm_runner.py
