@@ -25,7 +25,10 @@ if failed and all(c.get("boot_ms", 0) == -1 for c in failed):
 PY
 }
 side() { # HV
-	"$root/harness/run_board_tests.sh" --board n90 --hypervisor "$1" --suite crosscheck --jobs 2 \
+	# The rig's x86_64 guest: the board's x86_64 side, on the machine this check has always used
+	# (2 vCPUs, 1 GiB, no network, a boot per case; the board defaults to aarch64 now).
+	"$root/harness/run_board_tests.sh" --board n90-crosvm --arch x86_64 --cpus 2 --memory 1024 --net none \
+		--boot-per-case --hypervisor "$1" --suite crosscheck --jobs 2 \
 		--rootfs "$root/build/rig/rootfs.ext4" \
 		--initrd "$root/build/rig/l2.cpio.gz" --append 'console=ttyS0 panic=-1 quiet scenario=harness' \
 		--out "$out/crosscheck-$1"
