@@ -37,6 +37,17 @@
 _Static_assert(_Alignof(struct blk_req) >= 64, "user_data keeps the operation in the request address's low bits");
 _Static_assert(BLK_REQ_ZERO_RANGES <= 32, "write-zeroes range index fits the tag");
 
+/* The ring and its completion eventfd go; the blk_io falls back to having none. */
+static void ring_free(struct blk_io *io)
+{
+	io_uring_queue_exit(io->ring);
+	free(io->ring);
+	io->ring = NULL;
+	if (io->event_fd >= 0)
+		close(io->event_fd);
+	io->event_fd = -1;
+}
+
 /* io_uring_register(2) itself: Debian 12's liburing 2.3 declares io_uring_register_restrictions
  * and io_uring_enable_rings but its library does not export them. Only used at setup. */
 static int ring_register(struct io_uring *ring, unsigned int opcode, const void *arg, unsigned int nr)
@@ -102,12 +113,7 @@ int blk_uring_open(struct blk_io *io, unsigned int depth)
 		goto fail;
 	return 0;
 fail:
-	io_uring_queue_exit(io->ring);
-	free(io->ring);
-	io->ring = NULL;
-	if (io->event_fd >= 0)
-		close(io->event_fd);
-	io->event_fd = -1;
+	ring_free(io);
 	return ret;
 }
 
@@ -119,12 +125,7 @@ void blk_uring_close(struct blk_io *io)
 	/* The ring's own teardown is asynchronous and holds the image open (and its flock) for
 	 * a while after close: unregister it first, which lets go of it before returning. */
 	ring_register(io->ring, IORING_UNREGISTER_FILES, NULL, 0);
-	io_uring_queue_exit(io->ring);
-	free(io->ring);
-	io->ring = NULL;
-	if (io->event_fd >= 0)
-		close(io->event_fd);
-	io->event_fd = -1;
+	ring_free(io);
 }
 
 static struct io_uring_sqe *get_sqe(struct blk_io *io)
