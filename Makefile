@@ -75,7 +75,7 @@ endif
 UNIT_LIB_OBJS := $(UNIT_LIB_SRCS:%.c=$(O)/obj/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(O)/obj/%.o)
 
-.PHONY: arm64-cross unit-test-arm64 fuzz sanitize all guests run bench bench-ab test unit-test integration-test system-test system-test-arm64 install clean deps help \
+.PHONY: arm64-cross unit-test-arm64 fuzz sanitize all guests run bench bench-ab bench-arm64 test unit-test integration-test system-test system-test-arm64 install clean deps help \
 	board-rootfs board-test board-security-test board-test-qemu board-test-crosvm n90-security-test board-host-test board-ci FORCE
 
 all: $(O)/n90vmm guests $(O)/nettest $(O)/hostile-peer
@@ -153,6 +153,11 @@ test: unit-test integration-test
 # when on PATH) with the host's own ceiling (tests/bench/linux.sh: here when this host's KVM
 # runs Linux, else in the rig), then build/bench/report.md with plots and bench.json.
 # BENCH_LINUX=0 leaves the Linux half out; BENCH_RUNS, BENCH_RUNTIME, BENCH_NET tune it.
+# The arm64 test guest under n90vmm's arm64 build and QEMU virt, in the arm64 rig's L1 (JSON:
+# build/bench/arm64/arm64.json; not part of `make bench`, which stays on this host's arch).
+bench-arm64: guests $(ARM64_CROSS)
+	tests/bench/arm64.sh $(O)
+
 bench: all
 	tests/bench/run.sh $(O)
 	$(if $(filter 0,$(BENCH_LINUX)),,tests/bench/linux.sh $(O))
@@ -303,6 +308,7 @@ help:
 	@echo "make board-host-test  the board's host-side checks (no guest: config, command lines, network step)"
 	@echo "make bench            the benchmark: test guest and Linux (fio, iperf3) under n90vmm and QEMU,\n                      the host's ceiling; build/bench/report.md with plots, bench.json"
 	@echo "make bench-ab A=x B=y A/B test of two commits on the cheap cases (permutation test)"
+	@echo "make bench-arm64      the arm64 test guest: n90vmm (arm64) vs QEMU virt, boot and blk, in the arm64 rig"
 	@echo "make sanitize         unit and integration tests under ASan + UBSan"
 	@echo "make fuzz             run each libFuzzer target FUZZ_SECONDS (default 20)"
 	@echo "make install PREFIX=  install n90vmm"
