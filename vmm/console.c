@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "vmm/byte_ring.h"
+#include "vmm/clock.h"
 #include "vmm/control.h"
 #include "vmm/exit_status.h"
 #include "vmm/files.h"
@@ -325,13 +326,6 @@ bool console_output_idle(struct console *c)
 		o->woken = false;
 	pthread_mutex_unlock(&o->lock);
 	return idle;
-}
-
-static uint64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 void console_flush(struct console *c)

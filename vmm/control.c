@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "vmm/clock.h"
 #include "vmm/log.h"
 
 static int make_address(const char *path, struct sockaddr_un *addr)
@@ -174,13 +175,6 @@ void control_server_close(struct control_server *s)
 	for (unsigned int i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		if (s->clients[i].fd >= 0)
 			client_close(&s->clients[i]);
-}
-
-static uint64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* One connection: sends "stop", reads one line into answer (until `deadline`). Returns the

@@ -11,26 +11,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/clock.h"
 #include "vmm/files.h"
 
 enum log_level log_threshold = LOG_WARN;
 static uint64_t start_ns;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void log_init(void)
 {
-	start_ns = now_ns();
+	start_ns = monotonic_ns();
 }
 
 uint64_t log_elapsed_ns(void)
 {
-	return now_ns() - start_ns;
+	return monotonic_ns() - start_ns;
 }
 
 /* --- escaping ------------------------------------------------------------------------------ */
@@ -143,11 +137,6 @@ static struct {
 	bool stalled; /* the last write found no room: do not wait again until one succeeds */
 	uint64_t dropped;
 } err_out;
-
-static uint64_t monotonic_ms(void)
-{
-	return now_ns() / 1000000ull;
-}
 
 /* Waits until deadline_ms for fd to take bytes; false when it does not. */
 static bool wait_writable(int fd, uint64_t deadline_ms)

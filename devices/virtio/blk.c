@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "vmm/bytes.h"
+#include "vmm/clock.h"
 #include "vmm/files.h"
 #include "vmm/log.h"
 
@@ -37,13 +38,6 @@
 static bool range_ok(const struct virtio_blk *blk, uint64_t sector, uint64_t sectors)
 {
 	return sector <= blk->capacity && sectors <= blk->capacity - sector;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static uint8_t blk_readwrite(struct virtio_blk *blk, struct blk_io *io, struct blk_req *r, const struct virtq_chain *c,
@@ -233,7 +227,7 @@ static void blk_publish(struct virtio_blk *blk)
 	uint16_t fills[VIRTIO_BLK_MAX_QUEUES] = { 0 };
 	if (!blk->ndone)
 		return;
-	uint64_t now = now_ns();
+	uint64_t now = monotonic_ns();
 	for (unsigned int i = 0; i < blk->ndone; i++) {
 		struct blk_req *r = blk->done[i];
 		struct blk_queue_state *qs = &blk->qs[r->queue];
@@ -284,7 +278,7 @@ again:
 	blk_io_quiet(&blk->io, true);
 	for (;;) {
 		/* One clock read per pass (the vDSO, no syscall): each request's start. */
-		uint64_t t0 = now_ns();
+		uint64_t t0 = monotonic_ns();
 		blk->bstats.batches++;
 		while (qs->free_top && (got = virtq_pop(vq, &blk->chain)) > 0)
 			blk_start(blk, &blk->io, &qs->reqs[qs->free_stack[--qs->free_top]], &blk->chain, q, t0);
