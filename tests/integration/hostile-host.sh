@@ -394,8 +394,10 @@ while [ $i -lt 16 ]; do
 done
 [ $good -eq 16 ] && ok boots-16-at-once || bad boots-16-at-once "$good of 16 printed the expected report and exited 0"
 
-# In a row: every boot correct, peak RSS flat (each is a new process: growth would mean state
-# carried over), no process or file left behind.
+# In a row: every boot correct and no process left behind. Peak RSS is reported, not judged:
+# each boot is a new process, and its peak moves with the host's huge-page supply (the guest's
+# first touches fault in 2 MiB pages when there are some: +18 % over 30 boots in the rig's L1,
+# where nothing carried over); growth inside one process is the rig's soak scenario's check.
 t0=$(now)
 good=0 i=0 first=0 last=0
 while [ $i -lt "$boots" ]; do
@@ -415,7 +417,7 @@ left=0
 for p in /proc/[0-9]*; do
 	[ "$(readlink "$p/exe" 2>/dev/null)" = "$exe" ] && left=$((left + 1))
 done
-if [ $good -eq "$boots" ] && [ "$last" -le $((first + first / 10)) ] && [ "$left" -eq 0 ]; then
+if [ $good -eq "$boots" ] && [ "$left" -eq 0 ]; then
 	ok "boots-$boots-in-a-row" "$(since "$t0") s; peak RSS first 10 ${first} KiB, last 10 ${last} KiB"
 else
 	bad "boots-$boots-in-a-row" "$good of $boots correct; peak RSS ${first} -> ${last} KiB; $left n90vmm processes left"
