@@ -395,9 +395,10 @@ done
 [ $good -eq 16 ] && ok boots-16-at-once || bad boots-16-at-once "$good of 16 printed the expected report and exited 0"
 
 # In a row: every boot correct and no process left behind. Peak RSS is reported, not judged:
-# each boot is a new process, and its peak moves with the host's huge-page supply (the guest's
-# first touches fault in 2 MiB pages when there are some: +18 % over 30 boots in the rig's L1,
-# where nothing carried over); growth inside one process is the rig's soak scenario's check.
+# each boot is a new process, and its peak moves with the host's memory state (likely its
+# transparent huge pages: the guest's first touches fault in 2 MiB pages when there are some;
+# +18 % over 30 boots in the rig's L1, where nothing carried over). Growth inside one process
+# is the rig's soak scenario's check.
 t0=$(now)
 good=0 i=0 first=0 last=0
 while [ $i -lt "$boots" ]; do
