@@ -1,6 +1,6 @@
 # Sourced by the rig's scenario runners inside L1 (busybox sh: l1-scenarios.sh for x86_64,
 # l1-scenarios-arm64.sh): one verdict line per scenario,
-#   SCENARIO <name> <pass|FAIL|STALL|not-built> <seconds>
+#   SCENARIO <name> <pass|FAIL|STALL|NOBOOT|not-built> <seconds>
 # which run.sh turns into its table. The runner sets $only (" NAME... ", or "  " for all) and
 # $features (one word a line: n90vmm --features, and anything the runner adds).
 now() { cut -d' ' -f1 /proc/uptime; }
@@ -32,6 +32,11 @@ scenario() {
 		# A guest that never finished: under TCG an L2 now and then stalls at its first
 		# instructions; run.sh retries such a scenario once in a fresh L1.
 		v=STALL
+	elif grep -q 'triple fault' "$name.log" && ! grep -q 'L2-[A-Z]' "$name.log"; then
+		# An L2 kernel that died before its init printed anything (seen about once in 50
+		# boots of Debian's kernel in the x86 rig, at ~1 s with no exit at all: L1's KVM reset
+		# the vCPU on a shutdown intercept under TCG's nested SVM): run.sh retries it once too.
+		v=NOBOOT
 	else
 		v=FAIL
 	fi

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs the rig's scenarios inside L1 (busybox sh), one n90vmm boot of Debian's kernel each,
-# and prints one verdict line per scenario:  SCENARIO <name> <pass|FAIL|STALL|not-built> <seconds>
+# and prints one verdict line per scenario:  SCENARIO <name> <pass|FAIL|STALL|NOBOOT|not-built> <seconds>
 # STALL: the scenario failed because a guest never finished (n90vmm's --timeout fired, as when
-# an L2 stalls at its first instructions under TCG); run.sh retries it once in a fresh L1.
+# an L2 stalls at its first instructions under TCG); NOBOOT: because an L2 kernel died (triple
+# fault) before its init printed anything; run.sh retries either once in a fresh L1.
 # The same scenarios on both rigs; what differs by architecture is set below.
 # usage: l1-scenarios.sh DIR [NAME...]  (DIR holds n90vmm, the kernel (vmlinuz and vmlinux on
 #                               x86, Image on arm64), l2.cpio.gz, rootfs.ext4, e2fsck,
@@ -245,10 +246,13 @@ run_crosvm_runner() {
 	[ $rc -eq 35 ] && grep -q 'no-such-flag' bad.txt
 }
 
-# wait_for FILE PATTERN SECONDS
+# wait_for FILE PATTERN SECONDS [PID]: PATTERN appears in FILE within SECONDS (sooner false
+# when process PID, the guest's monitor, has exited)
 wait_for() {
 	i=0
 	while [ $i -lt $(($3 * 10)) ] && ! grep -q "$2" "$1"; do
+		# A guest that has exited prints nothing more: no point waiting out the limit.
+		[ -z "${4:-}" ] || kill -0 "$4" 2>/dev/null || break
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -267,7 +271,7 @@ run_virtio_net_tap() {
 		-p "$base scenario=net" -i l2.cpio.gz "$kernel" >out.txt 2>&1 &
 	vm=$!
 	ok=1
-	wait_for out.txt L2-TX-READY 120 || ok=0
+	wait_for out.txt L2-TX-READY 120 $vm || ok=0
 	ping -c 3 -W 5 10.0.2.2 && hping=1 || hping=0
 	wget -q -O got http://10.0.2.2:8080/blob
 	got=$(md5sum <got | cut -d' ' -f1)
@@ -330,7 +334,7 @@ durability() { # SIGNAL WANT_STATUS
 		./n90vmm --no-stdin --timeout 300 $mem -p "$base scenario=durability" -i l2.cpio.gz "$kernel" dur.ext4 \
 			>dur.out 2>dur.err &
 		vm=$!
-		if ! wait_for dur.out L2-DUR-READY 120; then
+		if ! wait_for dur.out L2-DUR-READY 120 $vm; then
 			echo "round $r: the guest never started writing ($(awk -v a="$t0" -v b="$(now)" 'BEGIN { print b - a }') s;" \
 				"n90vmm $(alive $vm && echo running || echo gone); $(wc -c <dur.out) bytes of console)"
 			kill -KILL $vm
@@ -394,7 +398,7 @@ run_soak() {
 		-p "$base scenario=soak soak=$secs" -i l2.cpio.gz "$kernel" soak.ext4 >soak.out 2>soak.err &
 	vm=$!
 	ok=1
-	wait_for soak.out L2-SOAK-START 180 || ok=0
+	wait_for soak.out L2-SOAK-START 180 $vm || ok=0
 	: >samples.txt
 	t=0
 	while alive $vm && ! grep -q L2-SOAK-DONE soak.out; do

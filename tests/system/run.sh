@@ -112,12 +112,14 @@ for name in "${wanted[@]}"; do
 	first_status+=("$name:$l1_status")
 done
 
-# A scenario that stalled, or that L1 never finished (a wedged L1 stops them all), is tried
-# once more in a fresh L1 session: TCG's rare wedges say nothing about n90vmm.
+# A scenario that stalled, whose L2 kernel died before its init, or that L1 never finished (a
+# wedged L1 stops them all), is tried once more in a fresh L1 session: TCG's rare wedges say
+# nothing about n90vmm; twice in a row is a FAIL.
 retry=() retry_limit=$timeout
 for name in "${wanted[@]}"; do
 	case ${verdict[$name]:-} in
 	STALL) retry+=("$name") note[$name]="retried: stalled in its first L1 session" ;;
+	NOBOOT) retry+=("$name") note[$name]="retried: its L2 kernel died (triple fault) before its init in its first L1 session" ;;
 	'') retry+=("$name") note[$name]="retried: its first L1 session ended before it (${first_status[*]})" ;;
 	*) continue ;;
 	esac
@@ -139,6 +141,7 @@ for name in "${wanted[@]}"; do
 	v=${verdict[$name]:-FAIL} t=${secs[$name]:--}
 	case $v in
 	STALL) v=FAIL note[$name]="${note[$name]:-}; stalled again" ;;
+	NOBOOT) v=FAIL note[$name]="${note[$name]:-}; died before its init again" ;;
 	pass | not-built) ;;
 	*)
 		v=FAIL
