@@ -6,14 +6,20 @@
 # moves BYTES each way in 1408-byte frames (256 in flight) without checksums and times each
 # direction on the host's clock: frames/s and MB/s (10^6 bytes) host-to-guest ("h2g") and
 # guest-to-host ("g2h"). Prints one JSON object per run. It measures; it never decides a test
-# verdict. Environment: IP, PING as net-cases.sh takes them.
+# verdict. Environment: IP, PING as net-cases.sh takes them; QEMU_ACCEL; for the arm64 guest
+# (tests/bench/arm64.sh) QEMU_NET_MACHINE=virt,gic-version=3 and NET_MEM=2048 (crosvm-arm64's
+# least RAM), QEMU_DATA_DIR "-" for none.
 # usage: net-cases.sh NET_CASES NETTEST N90VMM QEMU QEMU_DATA_DIR GUEST RUNS BYTES
 netcases=$1 nettest=$2 n90=$3 qemu=$4 qdata=$5 guest=$6 runs=$7 bytes=$8
 limit=120 # per run: a hung guest costs one run, not the session
 log=${TMPDIR:-/tmp}/n90-bench-net.$$.log
 # QEMU_ACCEL: QEMU's accelerator and CPU (run.sh: from tests/lib/host-kvm.sh).
 qaccel=${QEMU_ACCEL:--accel kvm -cpu host,-arch-capabilities}
-qemu_common="$qaccel -smp 1 -m 256 -nodefaults -nographic -no-reboot -monitor none -serial stdio
+machine=${QEMU_NET_MACHINE:-q35} mem=${NET_MEM:-256}
+qlabel=qemu-${machine%%,*}-pci
+qdata_opt="-L $qdata"
+[ "$qdata" = - ] && qdata_opt=
+qemu_common="$qaccel -smp 1 -m $mem -nodefaults -nographic -no-reboot -monitor none -serial stdio
 	-netdev tap,id=n0,ifname=n90tap0,script=no,downscript=no,vhost=off"
 
 # run LABEL COMMAND...: nettest's JSON line, labelled (printed as soon as measured).
@@ -34,11 +40,11 @@ run() {
 i=0
 while [ "$i" -lt "$runs" ]; do
 	for t in pci mmio; do
-		run "n90vmm-$t" "$n90" --timeout $limit --no-stdin -c 1 -m 256 --virtio-transport $t \
+		run "n90vmm-$t" "$n90" --timeout $limit --no-stdin -c 1 -m "$mem" --virtio-transport $t \
 			--net tap=n90tap0,mac=52:54:00:12:34:56 -p "virtio=net-$t-poll bench=net" "$guest"
 	done
-	# shellcheck disable=SC2086 # $qemu_common is a list of options
-	run qemu-q35-pci timeout $limit "$qemu" -L "$qdata" -M q35 $qemu_common \
+	# shellcheck disable=SC2086 # $qemu_common and $qdata_opt are lists of options
+	run "$qlabel" timeout $limit "$qemu" $qdata_opt -M "$machine" $qemu_common \
 		-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,disable-legacy=on,romfile= \
 		-kernel "$guest" -append "virtio=net-pci-poll bench=net"
 	i=$((i + 1))
