@@ -15,17 +15,20 @@
 # The kernel is Debian's that the rig fetches (tests/system/fetch-kernel.sh [--arch arm64]).
 # --without-tools leaves out the packages.txt lines tagged [tools] (strace, gdb, htop: promised
 # for people, used by no suite; gdb alone brings ~25 libraries): CI's smaller, faster image.
-# usage: board/n90-crosvm/mkrootfs.sh [--arch aarch64|x86_64] [--board NAME] [--without-tools]
+# --fetch-only: only the downloads it shares with the rig (the kernel; arm64's busybox), so
+# that the rest can run beside the rig's own steps (.ci/run).
+# usage: board/n90-crosvm/mkrootfs.sh [--arch aarch64|x86_64] [--board NAME] [--without-tools] [--fetch-only]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-board=n90-crosvm arch= tools=yes
+board=n90-crosvm arch= tools=yes fetch_only=no
 while [ $# -gt 0 ]; do
 	case $1 in
 	--arch) arch=$2; shift 2 ;;
 	--board) board=$2; shift 2 ;;
 	--without-tools) tools=no; shift ;;
-	*) echo "mkrootfs: unknown argument $1 (usage: mkrootfs.sh [--arch aarch64|x86_64] [--board NAME] [--without-tools])" >&2; exit 2 ;;
+	--fetch-only) fetch_only=yes; shift ;;
+	*) echo "mkrootfs: unknown argument $1 (usage: mkrootfs.sh [--arch aarch64|x86_64] [--board NAME] [--without-tools] [--fetch-only])" >&2; exit 2 ;;
 	esac
 done
 die() { echo "mkrootfs: $*" >&2; exit 1; }
@@ -41,6 +44,13 @@ esac
 command -v mmdebstrap >/dev/null || die "mmdebstrap is missing (make deps)"
 t_start=$(date +%s)
 "$root/tests/system/fetch-kernel.sh" --arch "$rig"
+# The initramfs's busybox: the host's, or the arm64 rig's unpacked copy.
+busybox=/bin/busybox
+if [ "$arch" = aarch64 ]; then
+	(export RIG_ARCH=arm64 && . "$root/tests/system/rig-arch.sh" && rig_fetch_busybox)
+	busybox=$root/build/rig/arm64/busybox/bin/busybox
+fi
+[ $fetch_only = no ] || exit 0
 kernel_dir=$(dirname "$root/$conf_KERNEL")
 kver=$(cat "$kernel_dir/version")
 
@@ -105,11 +115,6 @@ fi
 
 # 3. The initramfs that mounts it.
 if [ ! -f "$out/initrd.cpio.gz" ] || [ -n "$(find "$here" -newer "$out/initrd.cpio.gz" | head -n 1)" ]; then
-	busybox=/bin/busybox
-	if [ "$arch" = aarch64 ]; then
-		(export RIG_ARCH=arm64 && . "$root/tests/system/rig-arch.sh" && rig_fetch_busybox)
-		busybox=$root/build/rig/arm64/busybox/bin/busybox
-	fi
 	ir=$(mktemp -d "${TMPDIR:-/tmp}/n90-initrd.XXXXXX")
 	mkdir -p "$ir"/{bin,dev,proc,sys,newroot,lib/modules}
 	cp "$busybox" "$ir/bin/busybox"
