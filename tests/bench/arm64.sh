@@ -9,6 +9,8 @@
 #        BENCH_NET_BYTES, 32M)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/bench/lib.sh
+. "$root/tests/bench/lib.sh"
 build=$(cd "${1:-$root/build}" && pwd)
 runs=${BENCH_RUNS:-5}
 reqs=${BENCH_BLK_REQUESTS:-2000}
@@ -80,22 +82,7 @@ median() {
 	# virtio-net each way on the host's clock (nettest --bench: 1408-byte frames, 256 in
 	# flight, polled guest), median per monitor/transport over the runs without problems.
 	printf ',"net":{"what":"guest.Image bench=net, polled; nettest --bench on a tap in a network namespace","bytes_each_way":"%s",' "$net_bytes"
-	sep=
-	for label in n90vmm-pci n90vmm-mmio qemu-virt-pci; do
-		printf '%s"%s":{' "$sep" "$label"
-		sep2=
-		for dir in h2g g2h; do
-			for field in frames_per_s mb_per_s; do
-				v=$(grep "\"label\":\"$label\",\"h2g\"" "$out/runs.txt" | grep '"problems":0' |
-					sed -n "s/.*\"$dir\":{[^}]*\"$field\":\([0-9.]*\).*/\1/p" | sort -n |
-					awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "null" }' || true)
-				printf '%s"%s_%s":%s' "$sep2" "$dir" "$field" "$v"
-				sep2=,
-			done
-		done
-		printf '}'
-		sep=,
-	done
+	net_results_json "$out/runs.txt" n90vmm-pci n90vmm-mmio qemu-virt-pci
 	printf '}}\n'
 } >"$out/arm64.json"
 cat "$out/arm64.json"

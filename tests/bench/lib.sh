@@ -15,3 +15,26 @@ qemu_data_adds() {
 		done
 	done
 }
+
+# net_results_json RUNS_FILE LABEL...: for each LABEL, its net-cases.sh runs' medians over the
+# runs without problems, each direction's frames/s and MB/s, as JSON members
+# "LABEL":{"h2g_frames_per_s":...,...} (null where no run counts), comma-separated.
+net_results_json() {
+	local runs=$1 label dir field v sep='' sep2
+	shift
+	for label in "$@"; do
+		printf '%s"%s":{' "$sep" "$label"
+		sep2=
+		for dir in h2g g2h; do
+			for field in frames_per_s mb_per_s; do
+				v=$(grep "\"label\":\"$label\",\"h2g\"" "$runs" | grep '"problems":0' |
+					sed -n "s/.*\"$dir\":{[^}]*\"$field\":\([0-9.]*\).*/\1/p" | sort -n |
+					awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "null" }' || true)
+				printf '%s"%s_%s":%s' "$sep2" "$dir" "$field" "$v"
+				sep2=,
+			done
+		done
+		printf '}'
+		sep=,
+	done
+}

@@ -119,23 +119,7 @@ blk_median() {
 	# host's clock (nettest --bench: 1408-byte frames, 256 in flight, polled guest).
 	printf ',"net":{"guest":"tests/guest mb.bin bench=net, polled; host tool nettest --bench on the tap, in a network namespace","bytes_each_way":"%s","results":{' \
 		"$net_bytes"
-	first=1
-	for label in n90vmm-pci n90vmm-mmio qemu-q35-pci; do
-		[ $first = 1 ] || printf ','
-		first=0
-		printf '"%s":{' "$label"
-		sep=
-		for dir in h2g g2h; do
-			for field in frames_per_s mb_per_s; do
-				v=$(grep "\"label\":\"$label\"" "$out/net-runs.txt" | grep '"problems":0' |
-					sed -n "s/.*\"$dir\":{[^}]*\"$field\":\([0-9.]*\).*/\1/p" | sort -n |
-					awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "null"}' || true)
-				printf '%s"%s_%s":%s' "$sep" "$dir" "$field" "$v"
-				sep=,
-			done
-		done
-		printf '}'
-	done
+	net_results_json "$out/net-runs.txt" n90vmm-pci n90vmm-mmio qemu-q35-pci
 	printf '}}}\n'
 } >"$out/boot.json"
 cat "$out/boot.json"
