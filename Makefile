@@ -153,7 +153,7 @@ test: unit-test integration-test
 # when on PATH) with the host's own ceiling (tests/bench/linux.sh: here when this host's KVM
 # runs Linux, else in the rig), then build/bench/report.md with plots and bench.json.
 # BENCH_LINUX=0 leaves the Linux half out; BENCH_RUNS, BENCH_RUNTIME, BENCH_NET tune it.
-# The arm64 test guest under n90vmm's arm64 build and QEMU virt, in the arm64 rig's L1 (JSON:
+# The arm64 test guest under n90vmm's arm64 build and QEMU virt (boot, blk, net), in the arm64 rig's L1 (JSON:
 # build/bench/arm64/arm64.json; not part of `make bench`, which stays on this host's arch).
 bench-arm64: guests $(ARM64_CROSS)
 	tests/bench/arm64.sh $(O)
@@ -315,7 +315,7 @@ help:
 	@echo "make board-host-test  the board's host-side checks (no guest: config, command lines, network step)"
 	@echo "make bench            the benchmark: test guest and Linux (fio, iperf3) under n90vmm and QEMU,\n                      the host's ceiling; build/bench/report.md with plots, bench.json"
 	@echo "make bench-ab A=x B=y A/B test of two commits on the cheap cases (permutation test)"
-	@echo "make bench-arm64      the arm64 test guest: n90vmm (arm64) vs QEMU virt, boot and blk, in the arm64 rig"
+	@echo "make bench-arm64      the arm64 test guest: n90vmm (arm64) vs QEMU virt, boot, blk and net, in the arm64 rig"
 	@echo "make sanitize         unit and integration tests under ASan + UBSan"
 	@echo "make fuzz             run each libFuzzer target FUZZ_SECONDS (default 20)"
 	@echo "make install PREFIX=  install n90vmm"
