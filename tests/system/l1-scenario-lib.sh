@@ -33,9 +33,9 @@ scenario() {
 		# instructions; run.sh retries such a scenario once in a fresh L1.
 		v=STALL
 	elif grep -q 'triple fault' "$name.log" && ! grep -q 'L2-[A-Z]' "$name.log"; then
-		# An L2 kernel that died before its init printed anything (seen about once in 50
-		# boots of Debian's kernel in the x86 rig, at ~1 s with no exit at all: L1's KVM reset
-		# the vCPU on a shutdown intercept under TCG's nested SVM): run.sh retries it once too.
+		# An L2 kernel that died before its init printed anything (seen 3 times in ~200 boots
+		# of Debian's kernel in the x86 rig, at ~1 s, before its first exit; the cause, n90vmm
+		# or TCG's nested SVM, is not known yet): run.sh retries it once too, and says so.
 		v=NOBOOT
 	else
 		v=FAIL

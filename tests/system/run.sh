@@ -113,8 +113,9 @@ for name in "${wanted[@]}"; do
 done
 
 # A scenario that stalled, whose L2 kernel died before its init, or that L1 never finished (a
-# wedged L1 stops them all), is tried once more in a fresh L1 session: TCG's rare wedges say
-# nothing about n90vmm; twice in a row is a FAIL.
+# wedged L1 stops them all), is tried once more in a fresh L1 session and the table says so:
+# TCG's rare wedges say nothing about n90vmm (the early triple fault's cause is not known yet:
+# docs/testing.md); twice in a row is a FAIL.
 retry=() retry_limit=$timeout
 for name in "${wanted[@]}"; do
 	case ${verdict[$name]:-} in
