@@ -160,7 +160,9 @@ def place(args, info):
         else:
             plan = "n90vmm runs " + ("here" if here else f"in the {args.arch} rig's L1 (real KVM under QEMU emulation)")
     why = "" if args.arch == HOST_ARCH else f"; the guest is {args.arch}, this host {HOST_ARCH}"
-    note(f"this host's KVM: {args.host_kvm} ({info.get('reason', '?')}){why}; the kernel needs "
+    # A forced flavour (N90_HOST_KVM) keeps the measured host's reason: say which is which.
+    forced = f", forced by N90_HOST_KVM; measured: {info.get('measured_flavour', '?')}" if info.get("forced") else ""
+    note(f"this host's KVM: {args.host_kvm}{forced} ({info.get('reason', '?')}){why}; the kernel needs "
          f"{'real KVM (Linux)' if need == 'linux' else 'any KVM'}: {plan}")
 
 
