@@ -142,6 +142,7 @@ def place(args, info):
     need = kernel_need(args.kernel)
     here = args.arch == HOST_ARCH and host_can(info, need)
     args.host_kvm = info.get("flavour", "none")
+    args.host_tsc_khz = info.get("tsc_khz", 0)
     args.crosvm_mode = None
     if args.hypervisor == "qemu":
         args.where = "host"
@@ -198,6 +199,7 @@ def run_cases(args, board, plan_path, out):
         DNSMASQ=shutil.which("dnsmasq") or "dnsmasq",
         QEMU_ACCEL=getattr(args, "qemu_accel", "tcg"),
         QEMU_CPU="max",
+        QEMU_TSC_KHZ=str(getattr(args, "host_tsc_khz", 0)),
         N90VMM=args.n90vmm,
         CROSVM=real_crosvm() or "",
     )

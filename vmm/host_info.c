@@ -55,6 +55,7 @@ void host_kvm_gather(struct host_kvm_facts *f, bool probe)
 	f->mod_kvm_pvm = module_loaded("kvm_pvm");
 	f->mod_kvm_intel = module_loaded("kvm_intel");
 	f->mod_kvm_amd = module_loaded("kvm_amd");
+	f->tsc_khz = arch_host_tsc_khz();
 	/* A missing /dev/kvm must not be created by the probe: stat first, never O_CREAT. */
 	f->dev_present = stat("/dev/kvm", &st) == 0 && S_ISCHR(st.st_mode);
 	if (!f->dev_present) {
@@ -261,6 +262,7 @@ size_t host_kvm_json(const struct host_kvm_facts *f, const struct host_kvm_info 
 	put(&o, "  \"recommended_vcpus\": %d,\n", opened ? f->cap_nr_vcpus : 0);
 	put(&o, "  \"irqchip\": %s,\n", tf[opened && f->cap_irqchip > 0]);
 	put(&o, "  \"kvm_pvm_module\": %s,\n", tf[f->mod_kvm_pvm]);
+	put(&o, "  \"tsc_khz\": %lu,\n", f->tsc_khz);
 	put(&o, "  \"linux_ok\": %s\n", tf[info->linux_ok]);
 	put(&o, "}\n");
 	return o.used;

@@ -42,6 +42,10 @@ struct host_kvm_facts {
 	 * long-mode guest whose code and data sit in a 1 GiB page does `out`. */
 	int gbpages_probe;     /* -1 not run, 0 failed, 1 the guest reached its `out` */
 	char probe_detail[96]; /* what the probe saw */
+	/* The host CPU's TSC rate in kHz, measured (x86; 0 elsewhere or when unmeasurable). Not
+	 * a KVM fact: QEMU's TCG hands guests the host's TSC, and a Linux guest there must be
+	 * told its rate (harness/exec-cases.sh: tsc_early_khz), or its clock runs off. */
+	unsigned long tsc_khz;
 };
 
 /* What the facts mean. */
@@ -96,6 +100,10 @@ enum host_kvm_flavour host_info_flavour(void);
  * CPUID and, with probe, runs the 1 GiB page probe; arm64 has nothing to add). fd is an open
  * /dev/kvm. */
 void arch_host_kvm_gather(int fd, struct host_kvm_facts *facts, bool probe);
+
+/* This host CPU's TSC rate in kHz, measured against CLOCK_MONOTONIC_RAW over ~20 ms (x86);
+ * 0 where the architecture has no such question or the measurement failed. */
+unsigned long arch_host_tsc_khz(void);
 
 /* snprintf into a reason buffer. */
 void host_say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
@@ -114,6 +115,48 @@ out:
 		close(vm);
 	if (mem != MAP_FAILED)
 		munmap(mem, ram);
+}
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static uint64_t ns_of(const struct timespec *t)
+{
+	return (uint64_t)t->tv_sec * 1000000000u + (uint64_t)t->tv_nsec;
+}
+
+/* One TSC reading paired with the clock: the TSC read on both sides of the clock read, kept
+ * only when the two are close (no preemption in between). */
+static bool tsc_pair(uint64_t *tsc, uint64_t *ns)
+{
+	for (int tries = 0; tries < 10; tries++) {
+		struct timespec t;
+		uint64_t a = rdtsc();
+		clock_gettime(CLOCK_MONOTONIC_RAW, &t);
+		uint64_t b = rdtsc();
+		if (b - a < 100000) {
+			*tsc = a + (b - a) / 2;
+			*ns = ns_of(&t);
+			return true;
+		}
+	}
+	return false;
+}
+
+unsigned long arch_host_tsc_khz(void)
+{
+	uint64_t tsc0, ns0, tsc1, ns1;
+	struct timespec twenty_ms = { .tv_nsec = 20000000 };
+	if (!tsc_pair(&tsc0, &ns0))
+		return 0;
+	nanosleep(&twenty_ms, NULL);
+	if (!tsc_pair(&tsc1, &ns1) || ns1 <= ns0 || tsc1 <= tsc0)
+		return 0;
+	return (unsigned long)((tsc1 - tsc0) * 1000000u / (ns1 - ns0));
 }
 
 void arch_host_kvm_gather(int fd, struct host_kvm_facts *f, bool probe)

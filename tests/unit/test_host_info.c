@@ -218,6 +218,7 @@ Test(host_info, forced)
 Test(host_info, json)
 {
 	struct host_kvm_facts *f = pvm(true);
+	f->tsc_khz = 2445412;
 	struct host_kvm_info i = classify(f, NULL);
 	char buf[4096];
 	size_t n = host_kvm_json(f, &i, buf, sizeof(buf));
@@ -232,6 +233,7 @@ Test(host_info, json)
 	cr_expect(strstr(buf, "\n  \"forced\": false,\n"), "%s", buf);
 	cr_expect(strstr(buf, "\n  \"kvm_error\": null,\n"), "%s", buf);
 	cr_expect(strstr(buf, "\n  \"arch\": \"x86_64\",\n"), "%s", buf);
+	cr_expect(strstr(buf, "\n  \"tsc_khz\": 2445412,\n"), "%s", buf);
 
 	/* Truncation counts like snprintf and never overruns. */
 	char small[32];
@@ -342,4 +344,17 @@ Test(host_info, gbpages_probe)
 	cr_expect(i.gbpages);
 	cr_expect(strstr(i.gbpages_reason, "(not probed)"), "%s", i.gbpages_reason);
 	free(f);
+}
+
+/* The measured TSC rate is a CPU's: between 100 MHz and 10 GHz on x86 (QEMU's TCG hands this
+ * rate to x86 guests); arm64 has no such question. */
+Test(host_info, tsc_khz_measured)
+{
+	unsigned long khz = arch_host_tsc_khz();
+#ifdef __x86_64__
+	cr_expect_gt(khz, 100000ul);
+	cr_expect_lt(khz, 10000000ul);
+#else
+	cr_expect_eq(khz, 0ul);
+#endif
 }
