@@ -12,9 +12,9 @@
 #   (read-only for every case, so cases can run in parallel), CMDLINE, CPUS, MEMORY_MB,
 #   PROFILE, BOOT_TIMEOUT, PROMPT, JOBS, ONE_BOOT, QEMU_ACCEL (kvm|tcg), QEMU_CPU (default
 #   max; with kvm, a model this host accepts: board_tests.py), QEMU_TSC_KHZ (this host's TSC
-#   rate, `n90vmm --host-info`'s tsc_khz: what TCG hands an x86 guest; 0 unknown). NET=tap attaches the VM to the
-#   board's tap, in a network namespace of the VM's own with dnsmasq (NET_SH, the board's
-#   net.sh, reads NET_TAP, NET_HOST_IP, NET_DHCP_RANGE, DNSMASQ).
+#   rate, `n90vmm --host-info`'s tsc_khz: what TCG hands an x86 guest; 0 unknown). NET=tap
+#   attaches the VM to the board's tap, in a network namespace of the VM's own with dnsmasq
+#   (NET_SH, the board's net.sh, reads NET_TAP, NET_HOST_IP, NET_DHCP_RANGE, DNSMASQ).
 # For each case it prints `CASE-JSON NAME JSON` (the harness's --result-json, one line) and
 # `CASE-END NAME EXIT_STATUS`; in one-boot mode `CASE-BATCH NAME...`, `CASE-JSON-BATCH JSON`
 # and `CASE-END-BATCH STATUS`. The console goes to OUTDIR/NAME.console (OUTDIR/batch.console).

@@ -55,7 +55,9 @@ void host_kvm_gather(struct host_kvm_facts *f, bool probe)
 	f->mod_kvm_pvm = module_loaded("kvm_pvm");
 	f->mod_kvm_intel = module_loaded("kvm_intel");
 	f->mod_kvm_amd = module_loaded("kvm_amd");
-	f->tsc_khz = arch_host_tsc_khz();
+	/* 20 ms of sleeping: only for the report, never before a boot. */
+	if (probe)
+		f->tsc_khz = arch_host_tsc_khz();
 	/* A missing /dev/kvm must not be created by the probe: stat first, never O_CREAT. */
 	f->dev_present = stat("/dev/kvm", &st) == 0 && S_ISCHR(st.st_mode);
 	if (!f->dev_present) {

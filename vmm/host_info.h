@@ -42,7 +42,8 @@ struct host_kvm_facts {
 	 * long-mode guest whose code and data sit in a 1 GiB page does `out`. */
 	int gbpages_probe;     /* -1 not run, 0 failed, 1 the guest reached its `out` */
 	char probe_detail[96]; /* what the probe saw */
-	/* The host CPU's TSC rate in kHz, measured (x86; 0 elsewhere or when unmeasurable). Not
+	/* The host CPU's TSC rate in kHz, measured with probe (x86; 0 elsewhere, without probe
+	 * or when unmeasurable). Not
 	 * a KVM fact: QEMU's TCG hands guests the host's TSC, and a Linux guest there must be
 	 * told its rate (harness/exec-cases.sh: tsc_early_khz), or its clock runs off. */
 	unsigned long tsc_khz;
@@ -61,7 +62,8 @@ struct host_kvm_info {
 };
 
 /* Fills facts from this host (never fails: what cannot be read stays "absent"). probe: run
- * the 1 GiB page probe where the CPUID says yes (a VM for a few milliseconds). */
+ * what costs time, for the --host-info report only: the 1 GiB page probe where the CPUID says
+ * yes (a VM for a few milliseconds) and the TSC rate measurement (20 ms). */
 void host_kvm_gather(struct host_kvm_facts *facts, bool probe);
 
 /* Decides. forced: N90_HOST_KVM's value or NULL; "none", "pvm" (or "kvm-pvm") and "real"
