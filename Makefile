@@ -153,8 +153,9 @@ test: unit-test integration-test
 # when on PATH) with the host's own ceiling (tests/bench/linux.sh: here when this host's KVM
 # runs Linux, else in the rig), then build/bench/report.md with plots and bench.json.
 # BENCH_LINUX=0 leaves the Linux half out; BENCH_RUNS, BENCH_RUNTIME, BENCH_NET tune it.
-# The arm64 test guest under n90vmm's arm64 build and QEMU virt (boot, blk, net), in the arm64 rig's L1 (JSON:
-# build/bench/arm64/arm64.json; not part of `make bench`, which stays on this host's arch).
+# The arm64 test guest under n90vmm's arm64 build and QEMU virt (boot, blk, net), in the
+# arm64 rig's L1 (JSON: build/bench/arm64/arm64.json; not part of `make bench`, which stays
+# on this host's arch).
 bench-arm64: guests $(ARM64_CROSS)
 	tests/bench/arm64.sh $(O)
 
